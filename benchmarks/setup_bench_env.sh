@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates (idempotently) the virtual environment .bench-venv with tunestack plus the peer optimizers
+# that the searcher benchmarks compare against (optuna, hyperopt, smac, cma: the `bench` extra).
+# Peers never go into the project's .venv.  Usage:  bash benchmarks/setup_bench_env.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.bench-venv
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+if "$VENV/bin/python" -c "import tunestack, optuna, hyperopt, smac, cma, torch" 2>/dev/null; then
+    echo "$VENV is ready"
+    exit 0
+fi
+"$VENV/bin/pip" install "torch==2.13.0" -e ".[dev,bench]"
+"$VENV/bin/python" -c "import tunestack, optuna, hyperopt, smac, cma, numpy, ConfigSpace; \
+print('bench env: numpy', numpy.__version__, 'ConfigSpace', ConfigSpace.__version__, \
+'optuna', optuna.__version__, 'smac', smac.__version__, 'cma', cma.__version__)"

@@ -1,0 +1,126 @@
+"""Surrogate models of a learning-curve table: any configuration of the space -> a whole curve and costs.
+
+As in YAHPO Gym (Pfisterer et al. 2022, "YAHPO Gym - an efficient multi-objective multi-fidelity
+benchmark for hyperparameter optimization"), a regression model fit on the table replaces training.
+Here it is a multi-output random forest (Breiman 2001) from the configuration's encoding (tunestack's
+``SearchSpace`` unit-cube vector; an inactive conditional dimension is set to -1) to the whole
+validation curve, so a predicted curve is an average of observed curves and stays consistent across
+budgets (no budget is predicted independently of the others).  A separate forest predicts the log of
+the per-epoch seconds; exponentiated and summed, it gives a cost that grows with the budget.
+
+Noisy mode: one tree of the forest (chosen from a seed) gives the curve instead of their mean, i.e. a
+sample of the forest's bootstrap spread.  It mixes model uncertainty with run-to-run variation; it is
+not a measured seed-to-seed noise (the tables hold one training run per configuration).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+__all__ = ["SurrogateSettings", "CurveSurrogate", "features"]
+
+INACTIVE = -1.0
+_CACHE_SIZE = 4096
+
+
+def features(vectors: np.ndarray) -> np.ndarray:
+    """Model inputs from ``SearchSpace`` vectors: ``nan`` (inactive) becomes -1."""
+    X = np.atleast_2d(np.asarray(vectors, dtype=float))
+    return np.where(np.isnan(X), INACTIVE, X)
+
+
+@dataclass(frozen=True)
+class SurrogateSettings:
+    """Forest settings; ``kind`` is ``"rf"`` (random forest) or ``"et"`` (extremely randomized trees)."""
+
+    kind: str = "rf"
+    n_trees: int = 64
+    min_samples_leaf: int = 1
+    max_features: float = 1.0
+
+    def forest(self, seed: int) -> Any:
+        cls = {"rf": RandomForestRegressor, "et": ExtraTreesRegressor}.get(self.kind)
+        if cls is None:
+            raise ValueError(f"unknown surrogate kind {self.kind!r}; use 'rf' or 'et'")
+        kw = {"bootstrap": True} if self.kind == "et" else {}
+        return cls(n_estimators=self.n_trees, min_samples_leaf=self.min_samples_leaf,
+                   max_features=self.max_features, random_state=seed, n_jobs=1, **kw)
+
+
+class CurveSurrogate:
+    """Two forests fit on a table: vectors -> curve, vectors -> log seconds per budget step."""
+
+    def __init__(self, settings: SurrogateSettings | None = None, seed: int = 0):
+        self.settings = settings or SurrogateSettings()
+        self.seed = int(seed)
+        self._curve_model: Any = None
+        self._cost_model: Any = None
+        self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def fit(self, vectors: np.ndarray, curves: np.ndarray, step_seconds: np.ndarray) -> "CurveSurrogate":
+        X = features(vectors)
+        y = np.asarray(curves, dtype=float)
+        s = np.asarray(step_seconds, dtype=float)
+        if not (len(X) == len(y) == len(s)):
+            raise ValueError("vectors, curves and step_seconds need one row per configuration")
+        y = _fill_nan(y)
+        log_s = np.log(np.maximum(_fill_nan(s), 1e-6))
+        self._curve_model = self.settings.forest(self.seed).fit(X, y)
+        self._cost_model = self.settings.forest(self.seed + 1).fit(X, log_s)
+        self._cache.clear()
+        return self
+
+    @property
+    def n_trees(self) -> int:
+        return len(self._curve_model.estimators_)
+
+    def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(curves, step seconds), each ``n x budgets``: forest means."""
+        X = features(vectors)
+        return _forest_mean(self._curve_model, X), np.exp(_forest_mean(self._cost_model, X))
+
+    def predict_one(self, vector: np.ndarray, tree: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(curve, step seconds) of one vector; ``tree`` picks one tree's curve (noisy mode)."""
+        key = (tuple(np.round(features(vector)[0], 12)), tree)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        X = features(vector)
+        if tree is None:
+            curve = _forest_mean(self._curve_model, X)[0]
+        else:
+            curve = _tree_values(self._curve_model.estimators_[tree], X)[0]
+        out = (curve, np.exp(_forest_mean(self._cost_model, X))[0])
+        self._cache[key] = out
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return out
+
+
+def _tree_values(tree: Any, X: np.ndarray) -> np.ndarray:
+    """One regression tree's multi-output prediction (its leaf means), ``n x outputs``."""
+    leaves = tree.tree_.apply(np.ascontiguousarray(X, dtype=np.float32))
+    return tree.tree_.value[leaves, :, 0]
+
+
+def _forest_mean(forest: Any, X: np.ndarray) -> np.ndarray:
+    """The forest's prediction (mean of its trees), without joblib's per-call overhead."""
+    total = _tree_values(forest.estimators_[0], X).copy()
+    for tree in forest.estimators_[1:]:
+        total += _tree_values(tree, X)
+    return total / len(forest.estimators_)
+
+
+def _fill_nan(a: np.ndarray) -> np.ndarray:
+    """Replace non-finite entries by the column maximum (a diverged value counts as the worst seen)."""
+    a = np.array(a, dtype=float)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        col_max = np.nanmax(np.where(bad, np.nan, a), axis=0)
+        a[bad] = np.take(np.nan_to_num(col_max, nan=0.0), np.nonzero(bad)[1])
+    return a

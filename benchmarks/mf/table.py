@@ -1,0 +1,170 @@
+"""Storage of learning-curve tables: a resumable work log while generating, one gzip JSON when done.
+
+While a generator runs, every finished configuration is appended as one JSON line to a work log under
+``benchmarks/mf/_work/`` (ignored by git), so an interrupted run skips what is done.  ``pack`` turns
+the log into the committed table ``benchmarks/mf/data/<name>.json.gz``: column-wise JSON (one list of
+curves per metric), values rounded to a few significant digits, non-finite values stored as ``null``.
+``load_table`` reads it back as numpy arrays (``null`` -> ``nan``).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["DATA_DIR", "WORK_DIR", "Table", "WorkLog", "round_sig", "pack", "load_table", "work_records",
+           "run_generation"]
+
+HERE = Path(__file__).resolve().parent
+DATA_DIR = HERE / "data"
+WORK_DIR = HERE / "_work"
+FORMAT_VERSION = 1
+
+
+def round_sig(values: Iterable[float], digits: int = 4) -> list[float | None]:
+    """Values rounded to ``digits`` significant digits; nan/inf become ``None`` (JSON ``null``)."""
+    out: list[float | None] = []
+    for v in values:
+        v = float(v)
+        if not math.isfinite(v):
+            out.append(None)
+        elif v == 0.0:
+            out.append(0.0)
+        else:
+            out.append(float(f"{v:.{digits - 1}e}"))
+    return out
+
+
+class WorkLog:
+    """An append-only JSON-lines log of finished configurations (one record per line)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        with self.path.open() as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut short by a kill: that config is redone
+                    continue
+        return out
+
+    def done(self) -> set[int]:
+        return {int(r["index"]) for r in self.records()}
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, allow_nan=False)
+        with self.path.open("a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+@dataclass
+class Table:
+    """A learning-curve table: ``configs[i]`` has ``metrics[m][i, b - 1]`` at budget ``b``."""
+
+    name: str
+    configs: list[dict[str, Any]]
+    metrics: dict[str, np.ndarray]
+    budgets: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_configs(self) -> int:
+        return len(self.configs)
+
+    @property
+    def n_budgets(self) -> int:
+        return len(self.budgets)
+
+
+def pack(name: str, records: Sequence[dict[str, Any]], metric_names: Sequence[str],
+         budgets: Sequence[int], meta: dict[str, Any], out_path: Path | str,
+         digits: dict[str, int] | None = None) -> Path:
+    """Write the records of a work log (sorted by index) as one gzip JSON table."""
+    recs = sorted(records, key=lambda r: int(r["index"]))
+    idx = [int(r["index"]) for r in recs]
+    if len(set(idx)) != len(idx):
+        raise ValueError(f"{name}: duplicate config indices in the work log")
+    digits = digits or {}
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "budgets": [int(b) for b in budgets],
+        "meta": meta,
+        "index": idx,
+        "seeds": [int(r["seed"]) for r in recs],
+        "configs": [r["config"] for r in recs],
+        "metrics": {m: [round_sig(r[m], digits.get(m, 4)) for r in recs] for m in metric_names},
+    }
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt", compresslevel=9) as f:
+        json.dump(doc, f, allow_nan=False, separators=(",", ":"))
+    return out
+
+
+def load_table(path: Path | str) -> Table:
+    """Read a table written by :func:`pack`."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"benchmark table {p} not found; run the generator that writes it "
+                                "(see benchmarks/mf/README.md)")
+    with gzip.open(p, "rt") as f:
+        doc = json.load(f)
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{p}: unsupported table format {doc.get('format_version')!r}")
+    metrics = {m: np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+               for m, rows in doc["metrics"].items()}
+    meta = dict(doc["meta"])
+    meta["index"] = doc["index"]
+    meta["seeds"] = doc["seeds"]
+    return Table(doc["name"], doc["configs"], metrics, np.asarray(doc["budgets"], dtype=int), meta)
+
+
+def work_records(name: str, work_dir: Path = WORK_DIR) -> list[dict[str, Any]]:
+    """Records of all work logs of a table (``<name>.jsonl`` and shards ``<name>.<k>of<n>.jsonl``)."""
+    seen: dict[int, dict[str, Any]] = {}
+    for path in sorted(work_dir.glob(f"{name}.jsonl")) + sorted(work_dir.glob(f"{name}.*of*.jsonl")):
+        for r in WorkLog(path).records():
+            seen.setdefault(int(r["index"]), r)
+    return list(seen.values())
+
+
+def run_generation(name: str, configs: Sequence[dict[str, Any]], seed_of: Callable[[int], int],
+                   work: Callable[[dict[str, Any], int], dict[str, list]], limit: int | None = None,
+                   shard: tuple[int, int] = (0, 1)) -> list[dict[str, Any]]:
+    """Run ``work(config, seed)`` for the configs not done yet (of shard ``k`` of ``n``: index % n == k),
+    appending each result to this shard's work log; return all records done so far."""
+    k, n = shard
+    if not 0 <= k < n:
+        raise ValueError(f"shard {k}/{n}: need 0 <= k < n")
+    log = WorkLog(WORK_DIR / (f"{name}.jsonl" if n == 1 else f"{name}.{k}of{n}.jsonl"))
+    done = {int(r["index"]) for r in work_records(name)}
+    todo = [i for i in range(len(configs)) if i % n == k and i not in done][:limit]
+    t_start = time.perf_counter()
+    for j, i in enumerate(todo):
+        t0 = time.perf_counter()
+        curves = work(configs[i], seed_of(i))
+        log.append({"index": i, "seed": seed_of(i), "config": configs[i], **curves})
+        print(f"[{j + 1}/{len(todo)}] config {i}: final val_error {curves['val_error'][-1]:.4f} "
+              f"{time.perf_counter() - t0:.2f}s (elapsed {time.perf_counter() - t_start:.0f}s)", flush=True)
+    records = work_records(name)
+    print(f"{len(records)}/{len(configs)} configurations done", flush=True)
+    return records

@@ -131,6 +131,8 @@ class Scheduler:
 
     def on_result(self, trial_id: str, budget: float, value: Any) -> Decision:
         t = self._get(trial_id)
+        if t.status in (STOPPED, COMPLETED, FAILED):  # a late report never revives an ended trial
+            return Decision("stop", t.milestone, t.reason or t.status)
         v = _to_value(value)
         if v is not None and self.mode == "max":
             v = -v
@@ -154,6 +156,13 @@ class Scheduler:
         t = self.trials.get(str(trial_id))
         if t is not None and t.status in (RUNNING, PAUSED):
             t.status, t.reason = COMPLETED, t.reason or "completed"
+
+    def take_stopped(self) -> list[str]:
+        """Ids of *paused* trials this core has since stopped (never to be resumed), each id once.
+
+        A backend calls it after each decision to stop those trials and free their checkpoints.
+        """
+        return []
 
     def trial_status(self, trial_id: str) -> dict:
         t = self._get(trial_id)

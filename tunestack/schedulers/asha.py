@@ -1,0 +1,140 @@
+"""Asynchronous successive halving (ASHA) and asynchronous Hyperband.
+
+Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt, Recht, Talwalkar 2020, "A system for massively
+parallel hyperparameter tuning" (MLSys), Algorithm 2: a trial pauses when it reaches a rung; a free
+worker resumes the most promising *promotable* trial -- one in the top ``floor(n_k / eta)`` of its rung
+k that was not promoted yet, highest rung first -- and otherwise starts a new trial at the bottom rung.
+No worker ever waits for a rung to fill.  A trial that is promotable the moment it reaches its rung goes
+on without a pause (the same choice :meth:`ASHA.next_action` would make for it next).
+
+``promotion=False`` is the stopping variant (Section 3 of the paper; Ray's ``ASHAScheduler``): a trial at a
+rung continues when it is in the top ``ceil(n_k / eta)`` of the results seen there so far, else stops.
+
+Asynchronous Hyperband runs several ASHA brackets (bracket j starts at rung j) and samples each new
+trial's bracket with probability proportional to the number of trials synchronous Hyperband gives that
+bracket (Li et al. 2018, Algorithm 1), so every bracket gets about the same total budget.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from .base import PAUSED, RUNNING, STOPPED, Action, Decision, SchedulerError, TrialState
+from .rungs import RungScheduler, hyperband_bracket_sizes, top_k
+
+__all__ = ["ASHA", "AsyncHyperband"]
+
+
+class ASHA(RungScheduler):
+    """Asynchronous successive halving, promotion-based (pause and resume) unless ``promotion=False``.
+
+    ``brackets`` (default 1) runs that many ASHA brackets as in :class:`AsyncHyperband`;
+    ``max_trials`` caps the number of trials started (then :meth:`next_action` ends with ``done``).
+    """
+
+    name = "asha"
+
+    def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
+                 mode: str = "min", seed: int | None = None, promotion: bool = True,
+                 brackets: int | None = 1, max_trials: int | None = None):
+        super().__init__(min_budget, max_budget, eta, mode, seed, max_trials)
+        n = len(self.rungs)
+        brackets = n if brackets is None else brackets
+        if int(brackets) != brackets or not 1 <= brackets <= n:
+            raise SchedulerError(f"brackets must be an integer in [1, {n}] (the number of rungs for "
+                                 f"min_budget={min_budget}, max_budget={max_budget}, eta={eta}), got {brackets!r}")
+        self.promotion = bool(promotion)
+        self.n_brackets = int(brackets)
+        # per bracket, per absolute rung index: {trial id: value} and the ids promoted from that rung
+        self.values: list[list[dict]] = [[{} for _ in range(n)] for _ in range(self.n_brackets)]
+        self.promoted: list[list[list]] = [[[] for _ in range(n)] for _ in range(self.n_brackets)]
+
+    # ---- the contract -----------------------------------------------------------------------------
+    def next_action(self) -> Action:
+        if self.promotion:
+            best = self._best_promotable()
+            if best is not None:
+                b, r, tid = best
+                self.promoted[b][r].append(tid)
+                return self._resume(self.trials[tid], self.rungs[r + 1])
+        if self.can_add():
+            return Action("new")
+        return Action("wait") if self.any_running() else Action("done")
+
+    def _first_milestone(self, trial_id: str) -> float:
+        if not self.can_add():
+            raise SchedulerError(f"{self.name!r}: max_trials={self.max_trials} trials were started; "
+                                 "no new trial can be added")
+        b = 0 if self.n_brackets == 1 else int(self.rng.choice(self.n_brackets, p=self._bracket_probs()))
+        self.trials[trial_id] = TrialState(trial_id, self.rungs[b], bracket=b)
+        return self.rungs[b]
+
+    def _decide(self, t: TrialState, budget: float, value: float) -> Decision:
+        if budget < t.milestone * (1 - 1e-12):
+            return Decision("continue", t.milestone)
+        b, r = t.bracket, self.rung_index(t.milestone)
+        vals = self.values[b][r]
+        vals[t.id] = value
+        if not self.promotion:
+            better = sum(1 for v in vals.values() if v < value)
+            if better < math.ceil(len(vals) / self.eta):
+                self.promoted[b][r].append(t.id)
+                return self._continue_to(t, self.rungs[r + 1])
+            return self._finish(t, STOPPED, "stopped early", milestone=True)
+        t.status = PAUSED  # as if paused: would the next free worker resume exactly this trial?
+        if self._best_promotable() == (b, r, t.id):
+            t.status = RUNNING
+            self.promoted[b][r].append(t.id)
+            return self._continue_to(t, self.rungs[r + 1])
+        return self._pause(t)
+
+    def _trial_ended(self, t: TrialState) -> None:
+        # a failed (or prematurely finished) trial leaves the rungs it was not promoted from, so it never
+        # takes a promotion slot (it is dropped, Li et al. 2020 treat it as lost work)
+        for r, vals in enumerate(self.values[t.bracket]):
+            if t.id in vals and t.id not in self.promoted[t.bracket][r]:
+                del vals[t.id]
+
+    # ---- promotion (Li et al. 2020, Algorithm 2, get_job) --------------------------------------------
+    def _best_promotable(self) -> tuple[int, int, str] | None:
+        """(bracket, rung, id) of the paused trial to promote next: highest rung first, best value first."""
+        for r in range(len(self.rungs) - 2, -1, -1):
+            for b in range(min(self.n_brackets, r + 1)):
+                vals = self.values[b][r]
+                k = int(math.floor(len(vals) / self.eta + 1e-9))
+                if k == 0:
+                    continue
+                done = self.promoted[b][r]
+                for tid in top_k(vals, k):
+                    if tid not in done and self.trials[tid].status == PAUSED:
+                        return b, r, tid
+        return None
+
+    def _bracket_probs(self) -> np.ndarray:
+        sizes = np.array(hyperband_bracket_sizes(len(self.rungs), self.eta)[:self.n_brackets], dtype=float)
+        return sizes / sizes.sum()
+
+    # ---- state ----------------------------------------------------------------------------------
+    def _rung_state(self) -> dict:
+        return {"promotion": self.promotion, "n_brackets": self.n_brackets,
+                "values": [[list(v.items()) for v in per_b] for per_b in self.values],
+                "promoted": self.promoted}
+
+    def _set_rung_state(self, state: Mapping[str, Any]) -> None:
+        self.promotion, self.n_brackets = bool(state["promotion"]), int(state["n_brackets"])
+        self.values = [[dict((k, v) for k, v in items) for items in per_b] for per_b in state["values"]]
+        self.promoted = [[list(p) for p in per_b] for per_b in state["promoted"]]
+
+
+class AsyncHyperband(ASHA):
+    """Asynchronous Hyperband: ASHA brackets starting at every rung (``brackets`` defaults to all),
+    each new trial's bracket sampled in proportion to Hyperband's bracket sizes."""
+
+    name = "async_hyperband"
+
+    def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
+                 mode: str = "min", seed: int | None = None, promotion: bool = True,
+                 brackets: int | None = None, max_trials: int | None = None):
+        super().__init__(min_budget, max_budget, eta, mode, seed, promotion, brackets, max_trials)

@@ -1,0 +1,1 @@
+"""Benchmarks of the learning-curve extrapolation scheduler (``tunestack.schedulers.lce``)."""

@@ -1,0 +1,104 @@
+"""Prediction quality of curve extrapolation: log-likelihood and interval coverage of the final value.
+
+For each curve and each observed fraction of the budget (10%, 25%, 50%) the methods predict the value
+at the last budget from the prefix:
+
+* ``lce``   the ensemble of :mod:`tunestack.schedulers.lce.curves` families (Bayesian model average);
+* ``pow3``  the same posterior with the pow3 family alone (a single-family fit);
+* ``last``  the last observed value plus Gaussian noise whose variance is fitted by maximum likelihood on
+  the *other* half of the curves (two-fold cross-fitting), the usual "it will stay where it is" baseline.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from tunestack.schedulers.lce.curves import FAMILIES
+from tunestack.schedulers.lce.posterior import MIN_POINTS, predict_final
+
+__all__ = ["evaluate", "METHODS", "FRACTIONS"]
+
+METHODS = ("lce", "pow3", "last")
+FRACTIONS = (0.1, 0.25, 0.5)
+_POW3 = tuple(f for f in FAMILIES if f.name == "pow3")
+
+
+def _prefix(budgets: np.ndarray, frac: float) -> int:
+    return max(int(np.searchsorted(budgets, frac * budgets[-1], side="right")), MIN_POINTS)
+
+
+def _score_dist(cdf, logpdf, ppf, y: float) -> dict:
+    lo50, hi50, lo90, hi90 = ppf([0.25, 0.75, 0.05, 0.95])
+    return {"loglik": logpdf(y), "in50": float(lo50 <= y <= hi50), "in90": float(lo90 <= y <= hi90),
+            "pit": cdf(y), "abs_err": abs(ppf([0.5])[0] - y)}
+
+
+def _lce(budgets: np.ndarray, values: np.ndarray, k: int, families) -> dict:
+    p = predict_final(budgets[:k] / budgets[-1], values[:k], 1.0, families)
+    return _score_dist(p.cdf, p.logpdf, p.quantile, float(values[-1]))
+
+
+def _last(values: np.ndarray, k: int, sigma: float) -> dict:
+    d = stats.norm(values[k - 1], sigma)
+    return _score_dist(d.cdf, d.logpdf, d.ppf, float(values[-1]))
+
+
+def _fit_last_sigma(curves: Sequence[tuple[np.ndarray, np.ndarray]], frac: float) -> float:
+    err = [v[-1] - v[_prefix(b, frac) - 1] for b, v in curves]
+    return max(float(np.sqrt(np.mean(np.square(err)))), 1e-12)
+
+
+def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequence[float] = FRACTIONS,
+             methods: Sequence[str] = METHODS) -> dict:
+    """``{fraction: {method: {metric: mean}}}`` over ``curves`` (pairs of budgets and values)."""
+    halves = (list(curves[0::2]), list(curves[1::2]))
+    out: dict = {}
+    for frac in fractions:
+        rows: dict[str, list[dict]] = {m: [] for m in methods}
+        for i, (b, v) in enumerate(curves):
+            k = _prefix(b, frac)
+            if k >= len(b):
+                continue
+            for m in methods:
+                if m == "lce":
+                    rows[m].append(_lce(b, v, k, FAMILIES))
+                elif m == "pow3":
+                    rows[m].append(_lce(b, v, k, _POW3))
+                elif m == "last":
+                    rows[m].append(_last(v, k, _fit_last_sigma(halves[1 - i % 2], frac)))
+                else:
+                    raise ValueError(f"unknown method {m!r}; one of {METHODS}")
+        out[frac] = {m: _summary(r) for m, r in rows.items()}
+    return out
+
+
+def _summary(rows: list[dict]) -> dict:
+    if not rows:
+        return {}
+    ll = np.array([r["loglik"] for r in rows])
+    return {"n": len(rows), "loglik_mean": float(np.mean(ll)), "loglik_median": float(np.median(ll)),
+            "cover50": float(np.mean([r["in50"] for r in rows])),
+            "cover90": float(np.mean([r["in90"] for r in rows])),
+            "pit_below_5pct": float(np.mean([r["pit"] < 0.05 for r in rows])),
+            "median_abs_err": float(np.median([r["abs_err"] for r in rows]))}
+
+
+def format_table(res: dict) -> str:
+    lines = ["| fraction | method | n | mean loglik | median loglik | 50% cover | 90% cover | PIT<5% | median abs err |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for frac, by_m in res.items():
+        for m, s in by_m.items():
+            if s:
+                lines.append(f"| {frac:.0%} | {m} | {s['n']} | {s['loglik_mean']:.3f} | {s['loglik_median']:.3f} | "
+                             f"{s['cover50']:.2f} | {s['cover90']:.2f} | {s['pit_below_5pct']:.3f} | "
+                             f"{s['median_abs_err']:.4g} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # quick look on synthetic curves
+    from benchmarks.lce.synthetic import curves as synth
+    cs = [(b, v) for b, v, _ in synth(0, 200)]
+    print(format_table(evaluate(cs)))

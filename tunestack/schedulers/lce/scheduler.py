@@ -1,0 +1,150 @@
+"""The learning-curve extrapolation stopping rule (Domhan, Springenberg & Hutter 2015, IJCAI, Sec. 3.2).
+
+After each result of a trial, the posterior predictive of its value at ``max_budget`` (see
+:mod:`.posterior`) gives ``p = P(final < y*)``, the probability that the trial ends better than the
+incumbent ``y*`` (the best value at ``max_budget`` of a completed trial).  The trial is stopped when
+``p < threshold`` (the paper's delta = 0.05).  The rule never pauses and a free worker always starts a
+new trial; until ``min_completed`` trials have run to the end there is no incumbent and nothing is
+stopped (except divergence).
+
+A stopped trial's :class:`~tunestack.schedulers.base.Decision` carries ``predicted``: the *median* of the
+predictive.  Domhan et al. return the predictive mean; the mixture's mean is pulled far by the heavy tail
+of one wildly extrapolating family on a short prefix, while the median is robust and, because the trial
+was stopped with ``P(final < y*) < threshold < 0.5``, always lies on the losing side of the incumbent, so
+a model-based searcher never mistakes a stopped trial for a new best.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from ..base import COMPLETED, FAILED, RUNNING, STOPPED, Decision, Scheduler, SchedulerError, TrialState
+from .posterior import MIN_POINTS, Prediction, predict_final
+
+__all__ = ["LCEScheduler"]
+
+
+class LCEScheduler(Scheduler):
+    """Stop a trial when its extrapolated final value is unlikely to beat the incumbent.
+
+    ``threshold``: stop when P(final beats the incumbent) falls below it.  ``min_points`` /
+    ``min_fraction``: no prediction before that many results and before ``min_fraction * max_budget``.
+    ``min_completed``: trials that must complete before anything is stopped.  ``check_every``: decide at
+    every k-th result only.  ``divergence_factor``: a value worse than the trial's best so far by this many
+    times the trial's own scale (its improvement from the first value, or the magnitude of its best value)
+    stops it as diverged.  ``max_points``: longer curves are thinned evenly (the last point kept) to bound
+    the cost of a decision.
+    """
+
+    name = "lce"
+
+    def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
+                 mode: str = "min", seed: int | None = None, threshold: float = 0.05,
+                 min_points: int = 5, min_fraction: float = 0.1, min_completed: int = 3,
+                 check_every: int = 1, divergence_factor: float = 10.0, max_points: int = 100):
+        super().__init__(min_budget, max_budget, eta, mode, seed)
+        _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
+        _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
+               f"an integer >= {MIN_POINTS}")
+        _check("min_fraction", min_fraction, 0.0 <= min_fraction < 1.0, "in [0, 1)")
+        _check("min_completed", min_completed, isinstance(min_completed, int) and min_completed >= 1,
+               "an integer >= 1")
+        _check("check_every", check_every, isinstance(check_every, int) and check_every >= 1,
+               "an integer >= 1")
+        _check("divergence_factor", divergence_factor, divergence_factor > 1.0, "> 1")
+        _check("max_points", max_points, isinstance(max_points, int) and max_points >= min_points,
+               "an integer >= min_points")
+        self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
+        self.min_completed, self.check_every = min_completed, check_every
+        self.divergence_factor, self.max_points = float(divergence_factor), max_points
+        self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
+
+    # ---- the contract ------------------------------------------------------------------------------
+    def on_result(self, trial_id: str, budget: float, value: Any) -> Decision:
+        t = self._get(trial_id)
+        if t.status == RUNNING and not _finite(value):
+            t.results[float(budget)] = None
+            return self._finish(t, FAILED, f"failed: diverged (the value at budget {float(budget):g} is "
+                                           f"{value!r}, not a finite number)")
+        return super().on_result(trial_id, budget, value)
+
+    def incumbent(self) -> float | None:
+        """The best value at ``max_budget`` among completed trials (minimization), if enough completed."""
+        finals = [v for t in self.trials.values() if t.status == COMPLETED
+                  for b, v in t.results.items() if b >= self.max_budget and v is not None]
+        return min(finals) if len(finals) >= self.min_completed else None
+
+    def predict(self, trial_id: str) -> Prediction:
+        """The posterior predictive of the trial's value at ``max_budget`` (minimization direction)."""
+        budgets, values = self._curve(self._get(trial_id))
+        if len(budgets) < MIN_POINTS:
+            raise SchedulerError(f"trial {trial_id!r} has {len(budgets)} finite results; a prediction "
+                                 f"needs at least {MIN_POINTS}")
+        return predict_final([b / self.max_budget for b in budgets], values, 1.0)
+
+    # ---- the decision ------------------------------------------------------------------------------
+    def _decide(self, t: TrialState, budget: float, value: float) -> Decision:
+        diverged = self._divergence(t, value)
+        if diverged:
+            return self._finish(t, STOPPED, f"stopped early: diverged ({diverged})")
+        y_star = self.incumbent()
+        budgets, values = self._curve(t)
+        n = len(budgets)
+        if (y_star is None or n < self.min_points or budget < self.min_fraction * self.max_budget
+                or (n - self.min_points) % self.check_every):
+            return Decision("continue", t.milestone)
+        pred = predict_final([b / self.max_budget for b in budgets], values, 1.0)
+        p_beat = pred.cdf(y_star)
+        median = pred.median()
+        self.last_prediction[t.id] = {"budget": budget, "p_beat": p_beat, "median": median}
+        if p_beat < self.threshold:
+            return self._finish(t, STOPPED, f"stopped early: P(final beats the incumbent) = {p_beat:.3g} "
+                                            f"< {self.threshold:g} after {n} results",
+                                predicted=median)
+        return Decision("continue", t.milestone)
+
+    def _divergence(self, t: TrialState, value: float) -> str:
+        """Why ``value`` counts as an exploding curve, or ``""`` (a scale-free, direction-free rule)."""
+        finite = [v for _, v in sorted(t.results.items()) if v is not None]
+        if len(finite) < 2:
+            return ""
+        best = min(finite[:-1])
+        scale = max(abs(finite[0] - best), abs(best), 1e-12)
+        jump = (value - best) / scale
+        if jump > self.divergence_factor:
+            return f"worse than its best by {jump:.3g} times its own scale, limit {self.divergence_factor:g}"
+        return ""
+
+    def _curve(self, t: TrialState) -> tuple[list[float], list[float]]:
+        """The trial's finite results below ``max_budget``, thinned to at most ``max_points``."""
+        pts = sorted((b, v) for b, v in t.results.items() if v is not None and b < self.max_budget)
+        if len(pts) > self.max_points:
+            step = (len(pts) - 1) / (self.max_points - 1)
+            pts = [pts[int(round(i * step))] for i in range(self.max_points)]
+        return [b for b, _ in pts], [v for _, v in pts]
+
+    # ---- state ---------------------------------------------------------------------------------
+    def _get_state(self) -> dict:
+        return {"threshold": self.threshold, "min_points": self.min_points, "min_fraction": self.min_fraction,
+                "min_completed": self.min_completed, "check_every": self.check_every,
+                "divergence_factor": self.divergence_factor, "max_points": self.max_points,
+                "last_prediction": self.last_prediction}
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        for key in ("threshold", "min_points", "min_fraction", "min_completed", "check_every",
+                    "divergence_factor", "max_points"):
+            if key in state:
+                setattr(self, key, state[key])
+        self.last_prediction = {k: dict(v) for k, v in (state.get("last_prediction") or {}).items()}
+
+
+def _check(name: str, value: Any, ok: bool, what: str) -> None:
+    if not ok:
+        raise SchedulerError(f"LCEScheduler: {name} must be {what}, got {value!r}")
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

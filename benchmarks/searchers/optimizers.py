@@ -113,7 +113,8 @@ def _smac(problem: Problem, seed: int, n: int) -> list[float]:
     from smac.runhistory.dataclasses import TrialValue
 
     values = []
-    with tempfile.TemporaryDirectory(prefix="smac-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="smac-bench-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "mean of empty slice" inside SMAC
         scenario = Scenario(copy.deepcopy(problem.space), deterministic=True, n_trials=n, seed=seed,
                             output_directory=tmp)
         model = HyperparameterOptimizationFacade.get_model(scenario)  # the facade's own forest, except:

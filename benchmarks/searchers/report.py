@@ -111,6 +111,8 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".\n"]
     if meta.get("skipped"):
         lines.append("Not run: " + "; ".join(f"{o} ({w})" for o, w in meta["skipped"].items()) + ".\n")
+    if meta.get("failed"):
+        lines.append(f"FAILED runs (left out): {meta['failed']}.\n")
     lines.append("Final regret (best-so-far minus reference): median [25th, 75th percentile] over seeds. "
                  "Reference 'best seen' = the best value any optimizer reached on that problem in this run "
                  "(the optimum is unknown).\n")

@@ -107,7 +107,19 @@ def improvements(values: list[float]) -> list[list[float]]:
 
 
 def _run_task(args: tuple[Task, str]) -> dict:
-    task, fp = args
+    """One run (from the cache when its fingerprint matches); an exception is returned, not raised, so
+    that one broken adapter does not stop a long run."""
+    try:
+        return _run_cached(*args)
+    except Exception as e:  # noqa: BLE001 - reported by execute() and in the results' meta
+        import traceback
+
+        return {"optimizer": args[0].optimizer, "problem": args[0].problem, "seed": args[0].seed,
+                "n": args[0].n, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+
+
+def _run_cached(task: Task, fp: str) -> dict:
+    fp = fingerprints([task.optimizer])[task.optimizer]  # the code as this worker sees it now
     path = CACHE / f"{task.key}.json"
     if path.exists():
         cached = json.loads(path.read_text())
@@ -147,9 +159,10 @@ def make_tasks(problems: dict[str, Problem], optimizers: list[str], seeds: int, 
     return sorted(tasks, key=lambda t: (slow.get(t.optimizer, 2), t.problem.startswith("cash") is False))
 
 
-def execute(tasks: list[Task], fps: dict[str, str], jobs: int) -> list[dict]:
+def execute(tasks: list[Task], fps: dict[str, str], jobs: int) -> tuple[list[dict], list[dict]]:
+    """(finished runs, failed runs)."""
     work = [(t, fps[t.optimizer]) for t in tasks]
-    out, t0 = [], time.perf_counter()
+    out, failed, t0 = [], [], time.perf_counter()
     if jobs <= 1:
         it = map(_run_task, work)
         pool = None
@@ -160,6 +173,11 @@ def execute(tasks: list[Task], fps: dict[str, str], jobs: int) -> list[dict]:
         it = pool.imap_unordered(_run_task, work)
     try:
         for i, rec in enumerate(it, 1):
+            if "error" in rec:
+                failed.append(rec)
+                print(f"[{i}/{len(work)}] FAILED {rec['optimizer']} {rec['problem']} seed {rec['seed']}: "
+                      f"{rec['error']}\n{rec['traceback']}", flush=True)
+                continue
             out.append(rec)
             print(f"[{i}/{len(work)} {time.perf_counter() - t0:7.0f}s] {rec['optimizer']:>12} {rec['problem']:<18} "
                   f"seed {rec['seed']} n {rec['n']}: best {rec['improvements'][-1][1]:.6g} ({rec['wall_s']:.1f}s)",
@@ -168,7 +186,7 @@ def execute(tasks: list[Task], fps: dict[str, str], jobs: int) -> list[dict]:
         if pool is not None:
             pool.close()
             pool.join()
-    return out
+    return out, failed
 
 
 def _versions() -> dict[str, str]:
@@ -226,14 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     problems = {n: every[n] for n in names}
     tasks = make_tasks(problems, optimizers, args.seeds, args.evals, args.long_evals)
     t0 = time.perf_counter()
-    runs = execute(tasks, fingerprints(optimizers), args.jobs)
+    runs, failed = execute(tasks, fingerprints(optimizers), args.jobs)
     runs.sort(key=lambda r: (r["problem"], r["optimizer"], r["seed"]))
+    now = fingerprints(optimizers)
+    stale = sorted({r["optimizer"] for r in runs if r["fingerprint"] != now[r["optimizer"]]})
+    if stale:
+        print(f"WARNING: the code of {stale} changed during this run; run the same command again to redo "
+              "the runs made with the old code", flush=True)
     meta = {
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
         "date": _dt.datetime.now().isoformat(timespec="seconds"), "git_commit": _git_commit(),
         "seeds": args.seeds, "evals": args.evals, "long_evals": args.long_evals, "jobs": args.jobs,
         "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "versions": _versions(),
-        "optimizers": optimizers, "skipped": skipped,
+        "optimizers": optimizers, "skipped": skipped, "stale": stale,
+        "failed": [{k: f[k] for k in ("optimizer", "problem", "seed", "error")} for f in failed],
         "problems": {n: {"optimum": p.optimum, "continuous": p.continuous, "dim": len(p.space),
                          "conditional": bool(p.space.conditions)} for n, p in problems.items()},
         "trajectory_format": "improvements: [[eval index (0-based), best-so-far value], ...] at each strict "
@@ -244,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "runs": runs}, separators=(",", ":")))
-    print(f"wrote {out} ({len(runs)} runs)")
+    print(f"wrote {out} ({len(runs)} runs, {len(failed)} failed)")
     if not args.no_report:
         from benchmarks.searchers.report import write_report
 

@@ -6,7 +6,9 @@
   floats): a kernel never gets narrower than its cell, so that it keeps mass on neighbouring values
   (Watanabe, arXiv:2304.11127, 2023, sec. 3.4: discrete parameters);
 * snapping many candidate vectors at once to the values they decode to (vectorized, with the exact
-  rounding of :meth:`SearchSpace.normalize`; conditional spaces go through ``normalize`` row by row).
+  rounding of :meth:`SearchSpace.normalize`);
+* the groups of dimensions that are active together (same conditions), and the parents each group's
+  conditions read: the tree structure the searcher walks (as Optuna's ``group=True`` decomposition).
 """
 from __future__ import annotations
 
@@ -42,13 +44,16 @@ class Dims:
         self.prior_mu = np.array([pr[1] if pr else np.nan for pr in prior], dtype=float)
         self.prior_sigma = np.array([pr[2] if pr else 1.0 for pr in prior], dtype=float)
         self.has_prior = bool(np.any(~np.isnan(self.prior_mu)))
+        self.groups, self.group_parents = _groups(space)
 
     # ---- discrete cells ---------------------------------------------------------------------------
-    def cell_width(self, mu: np.ndarray) -> np.ndarray:
-        """Width (in unit scale) of the cell of each centre in ``mu`` (n x d); 0 for continuous dims."""
+    def cell_width(self, mu: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Width (unit scale) of the cell of each centre in ``mu`` (n x len(cols)); 0 where continuous."""
+        cols = np.arange(self.space.dim) if cols is None else cols
         out = np.zeros_like(mu, dtype=float)
-        for j in np.flatnonzero(self.discrete):
-            out[:, j] = self._cell(self.params[j], mu[:, j])
+        for k, j in enumerate(cols):
+            if self.discrete[j]:
+                out[:, k] = self._cell(self.params[j], mu[:, k])
         return out
 
     @staticmethod
@@ -67,18 +72,33 @@ class Dims:
         return (np.log(value + step / 2) - np.log(left)) / (hi - lo)
 
     # ---- snapping candidates ------------------------------------------------------------------------
-    def snap(self, x: np.ndarray) -> np.ndarray:
-        """Rows of ``x`` (all dims filled, unit scale / choice index) as normalized vectors."""
-        if self.space.is_conditional:
-            return np.array([self.space.normalize(row) for row in x]).reshape(x.shape)
+    def snap(self, x: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Columns ``cols`` of candidates (unit scale / choice index) rounded to the values they decode
+        to; for a space without conditions and all columns, the rows are normalized vectors."""
+        cols = np.arange(self.space.dim) if cols is None else cols
         out = x.copy()
-        for j, p in enumerate(self.params):
-            col = out[:, j]
+        for k, j in enumerate(cols):
+            p, col = self.params[j], out[:, k]
             if self.n_choices[j]:
-                out[:, j] = np.clip(np.round(col), 0, self.n_choices[j] - 1)
+                out[:, k] = np.clip(np.round(col), 0, self.n_choices[j] - 1)
             elif self.plain_float[j]:
-                out[:, j] = np.clip(col, 0.0, 1.0)
+                out[:, k] = np.clip(col, 0.0, 1.0)
             else:  # few distinct values after rounding: snap each distinct one exactly like normalize
                 values, inverse = np.unique(col, return_inverse=True)
-                out[:, j] = np.array([p.snap(v) for v in values])[inverse]
+                out[:, k] = np.array([p.snap(v) for v in values])[inverse]
         return out
+
+
+def _groups(space: SearchSpace) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Dimensions grouped by their conditions (the child's own name removed, so that siblings under
+    the same condition share a group), with the dimensions each group's conditions read."""
+    cs = space.configspace
+    index = {n: i for i, n in enumerate(space.names)}
+    keys: dict[tuple, list[int]] = {}
+    for i, name in enumerate(space.names):
+        conds = cs.parent_conditions_of.get(name, [])
+        keys.setdefault(tuple(sorted(str(c).replace(f"{name} | ", "") for c in conds)), []).append(i)
+    groups = [np.array(v, dtype=int) for v in keys.values()]
+    parents = [np.array(sorted({index[p.name] for i in g for p in cs.parents_of.get(space.names[i], [])
+                                if p.name in index}), dtype=int) for g in groups]
+    return groups, parents

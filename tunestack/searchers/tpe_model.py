@@ -1,0 +1,112 @@
+"""The TPE model of one group of dimensions: split, fit ``l`` and ``g``, propose by ``l / g``.
+
+Bergstra et al., NeurIPS 2011, eq. 2-4: observations are split at the ``gamma`` quantile of their
+values; ``l(x)`` is a Parzen estimator over the good ones, ``g(x)`` over the bad ones; the candidate
+drawn from ``l`` with the largest ``l(x) / g(x)`` maximizes expected improvement under this model.
+A searcher fits one model per group of dimensions that are active together (one group for a space
+without conditions), on the observations where that group is active.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .parzen import Kernels, ParzenEstimator, aitchison_aitken_lambda, scott_bandwidths
+
+__all__ = ["TPEConfig", "TPEModel"]
+
+
+@dataclass(frozen=True)
+class TPEConfig:
+    """Options of the TPE model (see :class:`tunestack.searchers.tpe.TPESearcher`)."""
+
+    multivariate: bool = True
+    gamma: float = 0.15
+    max_good: int = 25
+    prior_weight: float = 1.0
+    bandwidth_factor: float = 1.0
+    min_bandwidth: float = 1e-3
+    max_bandwidth: float = 0.5
+    magic_clip: float = 1.0
+    cat_smoothing: float = 1.0
+
+
+class TPEModel:
+    """``l`` and ``g`` over observations ``X`` (``nan`` = inactive) with values ``y`` (minimized).
+
+    ``n_choices`` describes the columns (0 = numeric); ``cell_width(mu)`` gives the cell of discrete
+    numeric values (a kernel is never narrower); ``prior`` is an optional ``(mu, sigma)`` per column.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, n_choices: np.ndarray,
+                 cell_width: Callable[[np.ndarray], np.ndarray], cfg: TPEConfig,
+                 prior: tuple[np.ndarray, np.ndarray] | None = None):
+        self.n_choices, self.cell_width, self.cfg, self.prior = n_choices, cell_width, cfg, prior
+        self.n_numeric = int(np.sum(n_choices == 0))
+        order = np.argsort(y, kind="stable")
+        k = self.n_good(len(y))
+        X_good, X_bad = X[order[:k]], X[order[k:]]
+        self.good_bw = self.bandwidths(X_good)
+        self.l = self._estimator(self.kernels(X_good, *self.good_bw))
+        self.g = self._estimator(self.kernels(X_bad, *self.bandwidths(X_bad)))
+        # A pending ask is a bad observation (constant liar) with the good set's bandwidths, weighted so
+        # that its share of g equals one good observation's share of l: a liar cancels one good kernel,
+        # which keeps parallel asks apart (one plain bad point among hundreds would not).
+        self.liar_weight = max(1.0, len(X_bad) / max(len(X_good), 1))
+
+    def n_good(self, n: int) -> int:
+        """Size of the good set among ``n`` observations: ``min(ceil(gamma n), max_good)``, at least 1
+        and leaving one bad observation (a linear split, as Optuna's default; Watanabe,
+        arXiv:2304.11127, 2023, sec. 3.1)."""
+        if n <= 1:
+            return n
+        return int(max(1, min(math.ceil(self.cfg.gamma * n), self.cfg.max_good, n - 1)))
+
+    def bandwidths(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-column numeric bandwidths and categorical smoothing of a set of observations.
+
+        Scott's rule (the univariate form when not multivariate) on the values active in each column,
+        times ``bandwidth_factor``, clipped to ``[floor, max_bandwidth]``; the floor is the larger of
+        ``min_bandwidth`` and hyperopt's "magic clip" ``magic_clip / min(100, n + 1)`` (Bergstra et al.
+        2011; Watanabe 2023, sec. 3.4).  Aitchison-Aitken smoothing shrinks with the active count."""
+        cfg = self.cfg
+        n_active = np.sum(~np.isnan(X), axis=0)
+        n_dims = max(self.n_numeric, 1) if cfg.multivariate else 1
+        h = cfg.bandwidth_factor * scott_bandwidths(X, n_dims)
+        floor = np.maximum(cfg.min_bandwidth, cfg.magic_clip / np.minimum(100.0, n_active + 1.0))
+        sigma = np.clip(np.nan_to_num(h, nan=cfg.max_bandwidth), np.minimum(floor, cfg.max_bandwidth),
+                        cfg.max_bandwidth)
+        sigma = np.where(self.n_choices > 0, 1.0, sigma)
+        lam = np.array([aitchison_aitken_lambda(int(n), int(c), cfg.cat_smoothing)
+                        for n, c in zip(n_active, self.n_choices)])
+        return sigma, lam
+
+    def kernels(self, X: np.ndarray, sigma: np.ndarray, lam: np.ndarray, weight: float = 1.0) -> Kernels:
+        """One product kernel per row of ``X``; numeric bandwidths never below a discrete cell."""
+        n, d = X.shape
+        sig = np.maximum(np.broadcast_to(sigma, (n, d)), self.cell_width(X))
+        return Kernels(X.copy(), sig, np.broadcast_to(lam, (n, d)).copy(), np.full(n, weight))
+
+    def _estimator(self, kernels: Kernels) -> ParzenEstimator:
+        mu, sigma = self.prior if self.prior is not None else (None, None)
+        return ParzenEstimator(kernels, self.n_choices, self.cfg.prior_weight, mu, sigma,
+                               multivariate=self.cfg.multivariate)
+
+    def propose(self, rng: np.random.Generator, n_candidates: int, pending: np.ndarray,
+                snap: Callable[[np.ndarray], np.ndarray],
+                allowed: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray | None:
+        """The candidate (of ``n_candidates`` drawn from ``l``, then snapped) maximizing
+        ``l(x) / g(x)``, with ``pending`` rows as constant liars in ``g``; ``None`` if none is allowed."""
+        g = self.g
+        if len(pending):
+            g = g.extended(self.kernels(pending, *self.good_bw, weight=self.liar_weight))
+        cand = snap(self.l.sample(rng, n_candidates))
+        score = self.l.log_pdf(cand) - g.log_pdf(cand)  # log l(x) / g(x), Bergstra et al. 2011 eq. 4
+        if allowed is not None:
+            score[~allowed(cand)] = -np.inf
+        if not np.isfinite(score).any():
+            return None
+        return cand[int(np.argmax(score))]

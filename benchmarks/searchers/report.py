@@ -107,7 +107,7 @@ def markdown(meta: dict, runs: list[dict]) -> str:
     opts = [o for o in meta["optimizers"] if any(o in c for c in curves.values())]
     lines = [f"# Searcher quality benchmark\n",
              f"Command: `{meta['command']}` (git {meta['git_commit']}, {meta['date']}, "
-             f"{meta['seeds']} seeds, wall time of this invocation {meta['wall_s_this_invocation']:.0f} s).\n",
+             f"{meta['seeds']} seeds" + (f" ({meta['seeds_for']})" if meta.get("seeds_for") else "") + f", wall time of this invocation {meta['wall_s_this_invocation']:.0f} s).\n",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".\n"]
     if meta.get("skipped"):
         lines.append("Not run: " + "; ".join(f"{o} ({w})" for o, w in meta["skipped"].items()) + ".\n")

@@ -147,16 +147,27 @@ def _problem(name: str) -> Problem:
 
 
 def make_tasks(problems: dict[str, Problem], optimizers: list[str], seeds: int, evals: int,
-               long_evals: int) -> list[Task]:
+               long_evals: int, seeds_for: dict[str, int] | None = None) -> list[Task]:
+    """Every (optimizer, problem, seed) to run.  Order: the cheaper optimizers first (CASH first among
+    them), then SMAC3 seed by seed, so that a run cut short has whole seeds of SMAC3 to report."""
     tasks = []
     for pname, p in problems.items():
         for o in optimizers:
             if applicable(o, p):
                 n = max(evals, long_evals) if o in CONTINUOUS_ONLY else evals
-                tasks.extend(Task(o, pname, s, n) for s in range(seeds))
-    # slow ones first so that two workers finish together
-    slow = {"smac_hpo": 0, "rfbo": 1}
-    return sorted(tasks, key=lambda t: (slow.get(t.optimizer, 2), t.problem.startswith("cash") is False))
+                tasks.extend(Task(o, pname, s, n) for s in range((seeds_for or {}).get(o, seeds)))
+    return sorted(tasks, key=lambda t: (t.optimizer == "smac_hpo", t.seed if t.optimizer == "smac_hpo" else 0,
+                                        not t.problem.startswith("cash"), t.optimizer != "rfbo"))
+
+
+def _seeds_for(spec: str) -> dict[str, int]:
+    out = {}
+    for item in filter(None, spec.split(",")):
+        name, _, k = item.partition("=")
+        if name not in OPTIMIZERS or not k.isdigit():
+            raise SystemExit(f"--seeds-for wants OPTIMIZER=N[,...] with OPTIMIZER in {list(OPTIMIZERS)}, got {item!r}")
+        out[name] = int(k)
+    return out
 
 
 def execute(tasks: list[Task], fps: dict[str, str], jobs: int) -> tuple[list[dict], list[dict]]:
@@ -216,6 +227,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--problems", default="all", help="comma-separated problem names, or 'all'")
     ap.add_argument("--optimizers", default="all", help=f"comma-separated, from {','.join(OPTIMIZERS)}")
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    ap.add_argument("--seeds-for", default="", metavar="OPT=N,...",
+                    help="a different number of seeds for some optimizers (e.g. smac_hpo=5); reported as such")
     ap.add_argument("--evals", type=int, default=100, help="evaluations per run (default 100)")
     ap.add_argument("--long-evals", type=int, default=500,
                     help="evaluations of cmaes / cma runs on continuous problems (default 500)")
@@ -242,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     for o, why in skipped.items():
         print(f"skipping {o}: {why}", flush=True)
     problems = {n: every[n] for n in names}
-    tasks = make_tasks(problems, optimizers, args.seeds, args.evals, args.long_evals)
+    seeds_for = _seeds_for(args.seeds_for)
+    tasks = make_tasks(problems, optimizers, args.seeds, args.evals, args.long_evals, seeds_for)
     t0 = time.perf_counter()
     runs, failed = execute(tasks, fingerprints(optimizers), args.jobs)
     runs.sort(key=lambda r: (r["problem"], r["optimizer"], r["seed"]))
@@ -254,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
         "date": _dt.datetime.now().isoformat(timespec="seconds"), "git_commit": _git_commit(),
-        "seeds": args.seeds, "evals": args.evals, "long_evals": args.long_evals, "jobs": args.jobs,
+        "seeds": args.seeds, "seeds_for": seeds_for, "evals": args.evals, "long_evals": args.long_evals, "jobs": args.jobs,
         "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "versions": _versions(),
         "optimizers": optimizers, "skipped": skipped, "stale": stale,
         "failed": [{k: f[k] for k in ("optimizer", "problem", "seed", "error")} for f in failed],

@@ -35,7 +35,7 @@ def test_the_issue_schedulers_are_registered():
 @pytest.mark.parametrize("name", NAMES)
 def test_lifecycle(name):
     s = _make(name)
-    d = Driver(s, workers=3).run(900)
+    d = Driver(s, workers=3).run(500)
     st = _statuses(s)
     assert set(st.values()) <= {"running", "paused", "stopped", "completed", "failed"}
     completed = [tid for tid, v in st.items() if v == "completed"]
@@ -57,13 +57,13 @@ def test_lifecycle(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_decisions(name):
-    a = Driver(_make(name, seed=4), workers=3).run(600)
-    b = Driver(_make(name, seed=4), workers=3).run(600)
+    a = Driver(_make(name, seed=4), workers=3).run(300)
+    b = Driver(_make(name, seed=4), workers=3).run(300)
     assert a.log == b.log
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("at", [137, 410])
+@pytest.mark.parametrize("at", [97, 333])
 def test_state_round_trip_mid_run(name, at):
     d = Driver(_make(name, seed=2), workers=4, fail_crash={"5"}, fail_value={"8"}).run(at)
     state = json.loads(json.dumps(d.sched.state_dict(), allow_nan=False))  # strict JSON
@@ -73,8 +73,8 @@ def test_state_round_trip_mid_run(name, at):
     finished = {tid for tid, v in _statuses(restored).items() if v in ("stopped", "completed", "failed")}
     e = d.clone_with(restored)
     n_before = len(e.log)
-    d.run(500)
-    e.run(500)
+    d.run(300)
+    e.run(300)
     assert e.log == d.log
     # ray-project/ray#39900: a restored scheduler never re-runs a trial that had finished
     resumed_after = {x[2] for x in e.log[n_before:] if x[0] == "action" and x[1] == "resume"}
@@ -86,7 +86,7 @@ def test_no_finished_trial_is_ever_resumed(name):
     s = _make(name, seed=1)
     d = Driver(s, workers=5, fail_crash={"3", "11"}, fail_value={"4"})
     ended: set = set()
-    for _ in range(800):
+    for _ in range(500):
         before = len(d.log)
         if not d.step():
             break
@@ -101,17 +101,16 @@ def test_failures_never_block(name):
     fails = {str(i) for i in range(0, 60, 3)}
     crashes = {str(i) for i in range(1, 60, 4)}
     s = _make(name, seed=3)
-    d = Driver(s, workers=4, fail_value=fails, fail_crash=crashes).run(1200)
+    d = Driver(s, workers=4, fail_value=fails, fail_crash=crashes).run(700)
     st = _statuses(s)
     # a failed trial is never resumed, and failing trials do not keep the others from finishing
     assert any(v == "completed" for v in st.values())
-    for tid in fails | crashes:
-        if tid in st and tid in d.reached and d.reached[tid] >= 1:
-            assert st[tid] in ("failed", "stopped", "completed", "paused"), (tid, st[tid])
-    assert [tid for tid, v in st.items() if v == "failed"], "failures are recorded"
-    for tid in fails & set(st):
-        if st[tid] == "failed":
-            assert s.trial_status(tid)["reason"].startswith("failed")
+    crashed = {e[1] for e in d.log if e[0] == "failure"}
+    nan_reported = {tid for tid in fails if sum(1 for e in d.log if e[0] == "result" and e[1] == tid) >= 2}
+    assert crashed and nan_reported
+    for tid in crashed | nan_reported:
+        assert st[tid] == "failed", (tid, st[tid])
+        assert s.trial_status(tid)["reason"].startswith("failed")
     # a result after the end never revives a trial
     failed = next(tid for tid, v in st.items() if v == "failed")
     dec = s.on_result(failed, 99, 0.0)
@@ -122,7 +121,7 @@ def test_failures_never_block(name):
 @pytest.mark.parametrize("workers", [1, 4, 16])
 def test_no_stall(name, workers):
     """With an open-ended plan a free worker always gets work: never ``wait``, never ``done``."""
-    d = Driver(_make(name, seed=0), workers=workers, fail_crash={"2"}).run(1000)
+    d = Driver(_make(name, seed=0), workers=workers, fail_crash={"2"}).run(400)
     d.fill()
     kinds = {e[1] for e in d.log if e[0] == "action"}
     assert kinds <= {"new", "resume"}, kinds
@@ -132,8 +131,8 @@ def test_no_stall(name, workers):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_mode_max_mirrors_mode_min(name):
-    lo = Driver(_make(name, seed=6), workers=3).run(500)
-    hi = Driver(_make(name, seed=6, mode="max"), workers=3, sign=-1.0).run(500)
+    lo = Driver(_make(name, seed=6), workers=3).run(300)
+    hi = Driver(_make(name, seed=6, mode="max"), workers=3, sign=-1.0).run(300)
     assert hi.log == lo.log
 
 

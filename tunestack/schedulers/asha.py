@@ -16,15 +16,72 @@ bracket (Li et al. 2018, Algorithm 1), so every bracket gets about the same tota
 """
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .base import PAUSED, RUNNING, STOPPED, Action, Decision, SchedulerError, TrialState
-from .rungs import RungScheduler, hyperband_bracket_sizes, top_k
+from .rungs import RungScheduler, hyperband_bracket_sizes
 
 __all__ = ["ASHA", "AsyncHyperband"]
+
+
+class _Rung:
+    """The results at one rung of one bracket, kept sorted for ASHA's top-k query.
+
+    ``values`` (id -> value, in arrival order) and ``promoted`` are the saved state; the sorted list
+    (for ranks) and the heap of not-yet-promoted candidates (lazily cleaned: a trial that leaves the
+    paused state at this rung never returns to it) are rebuilt from them.  Ties go to the earlier result.
+    """
+
+    def __init__(self, values: Mapping[str, float] | None = None, promoted: list | None = None):
+        self.values: dict[str, float] = {}
+        self.promoted: list[str] = list(promoted or [])
+        self._promoted = set(self.promoted)
+        self._seq: dict[str, int] = {}
+        self._sorted: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, str]] = []
+        for tid, v in (values or {}).items():
+            self.add(tid, v)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def add(self, tid: str, value: float) -> None:
+        seq = self._seq.setdefault(tid, len(self._seq))
+        if tid in self.values:  # a repeated report (e.g. after a restore): update in place
+            old = (self.values[tid], seq, tid)
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+        self.values[tid] = value
+        bisect.insort(self._sorted, (value, seq, tid))
+        if tid not in self._promoted:
+            heapq.heappush(self._heap, (value, seq, tid))
+
+    def remove(self, tid: str) -> None:
+        entry = (self.values.pop(tid), self._seq[tid], tid)
+        del self._sorted[bisect.bisect_left(self._sorted, entry)]
+
+    def promote(self, tid: str) -> None:
+        self.promoted.append(tid)
+        self._promoted.add(tid)
+
+    def n_better(self, value: float) -> int:
+        """How many results here are strictly better than ``value``."""
+        return bisect.bisect_left(self._sorted, (value, -1, ""))
+
+    def best_promotable(self, eta: float, paused: Callable[[str], bool]) -> str | None:
+        """The best paused, unpromoted trial in the top ``floor(n / eta)``, if any (Li et al. 2020, Alg. 2)."""
+        k = int(math.floor(len(self.values) / eta + 1e-9))
+        while self._heap:
+            value, seq, tid = self._heap[0]
+            if tid in self._promoted or self.values.get(tid) != value or not paused(tid):
+                heapq.heappop(self._heap)  # no longer a candidate here, ever
+                continue
+            return tid if bisect.bisect_left(self._sorted, self._heap[0]) < k else None
+        return None
 
 
 class ASHA(RungScheduler):
@@ -47,9 +104,8 @@ class ASHA(RungScheduler):
                                  f"min_budget={min_budget}, max_budget={max_budget}, eta={eta}), got {brackets!r}")
         self.promotion = bool(promotion)
         self.n_brackets = int(brackets)
-        # per bracket, per absolute rung index: {trial id: value} and the ids promoted from that rung
-        self.values: list[list[dict]] = [[{} for _ in range(n)] for _ in range(self.n_brackets)]
-        self.promoted: list[list[list]] = [[[] for _ in range(n)] for _ in range(self.n_brackets)]
+        # per bracket, per absolute rung index (a bracket starting at rung j leaves rungs < j empty)
+        self.table: list[list[_Rung]] = [[_Rung() for _ in range(n)] for _ in range(self.n_brackets)]
 
     # ---- the contract -----------------------------------------------------------------------------
     def next_action(self) -> Action:
@@ -57,7 +113,7 @@ class ASHA(RungScheduler):
             best = self._best_promotable()
             if best is not None:
                 b, r, tid = best
-                self.promoted[b][r].append(tid)
+                self.table[b][r].promote(tid)
                 return self._resume(self.trials[tid], self.rungs[r + 1])
         if self.can_add():
             return Action("new")
@@ -75,42 +131,40 @@ class ASHA(RungScheduler):
         if budget < t.milestone * (1 - 1e-12):
             return Decision("continue", t.milestone)
         b, r = t.bracket, self.rung_index(t.milestone)
-        vals = self.values[b][r]
-        vals[t.id] = value
+        rung = self.table[b][r]
+        rung.add(t.id, value)
         if not self.promotion:
-            better = sum(1 for v in vals.values() if v < value)
-            if better < math.ceil(len(vals) / self.eta):
-                self.promoted[b][r].append(t.id)
+            if rung.n_better(value) < math.ceil(len(rung) / self.eta):
+                rung.promote(t.id)
                 return self._continue_to(t, self.rungs[r + 1])
             return self._finish(t, STOPPED, "stopped early", milestone=True)
         t.status = PAUSED  # as if paused: would the next free worker resume exactly this trial?
         if self._best_promotable() == (b, r, t.id):
             t.status = RUNNING
-            self.promoted[b][r].append(t.id)
+            rung.promote(t.id)
             return self._continue_to(t, self.rungs[r + 1])
         return self._pause(t)
 
     def _trial_ended(self, t: TrialState) -> None:
         # a failed (or prematurely finished) trial leaves the rungs it was not promoted from, so it never
         # takes a promotion slot (it is dropped, Li et al. 2020 treat it as lost work)
-        for r, vals in enumerate(self.values[t.bracket]):
-            if t.id in vals and t.id not in self.promoted[t.bracket][r]:
-                del vals[t.id]
+        for rung in self.table[t.bracket]:
+            if t.id in rung.values and t.id not in rung.promoted:
+                rung.remove(t.id)
 
     # ---- promotion (Li et al. 2020, Algorithm 2, get_job) --------------------------------------------
     def _best_promotable(self) -> tuple[int, int, str] | None:
         """(bracket, rung, id) of the paused trial to promote next: highest rung first, best value first."""
+        paused = self._is_paused
         for r in range(len(self.rungs) - 2, -1, -1):
             for b in range(min(self.n_brackets, r + 1)):
-                vals = self.values[b][r]
-                k = int(math.floor(len(vals) / self.eta + 1e-9))
-                if k == 0:
-                    continue
-                done = self.promoted[b][r]
-                for tid in top_k(vals, k):
-                    if tid not in done and self.trials[tid].status == PAUSED:
-                        return b, r, tid
+                tid = self.table[b][r].best_promotable(self.eta, paused)
+                if tid is not None:
+                    return b, r, tid
         return None
+
+    def _is_paused(self, tid: str) -> bool:
+        return self.trials[tid].status == PAUSED
 
     def _bracket_probs(self) -> np.ndarray:
         sizes = np.array(hyperband_bracket_sizes(len(self.rungs), self.eta)[:self.n_brackets], dtype=float)
@@ -119,13 +173,13 @@ class ASHA(RungScheduler):
     # ---- state ----------------------------------------------------------------------------------
     def _rung_state(self) -> dict:
         return {"promotion": self.promotion, "n_brackets": self.n_brackets,
-                "values": [[list(v.items()) for v in per_b] for per_b in self.values],
-                "promoted": self.promoted}
+                "values": [[list(rung.values.items()) for rung in per_b] for per_b in self.table],
+                "promoted": [[rung.promoted for rung in per_b] for per_b in self.table]}
 
     def _set_rung_state(self, state: Mapping[str, Any]) -> None:
         self.promotion, self.n_brackets = bool(state["promotion"]), int(state["n_brackets"])
-        self.values = [[dict((k, v) for k, v in items) for items in per_b] for per_b in state["values"]]
-        self.promoted = [[list(p) for p in per_b] for per_b in state["promoted"]]
+        self.table = [[_Rung(dict((k, v) for k, v in items), promoted) for items, promoted in zip(vals, proms)]
+                      for vals, proms in zip(state["values"], state["promoted"])]
 
 
 class AsyncHyperband(ASHA):

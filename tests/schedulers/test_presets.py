@@ -1,0 +1,62 @@
+"""Presets: BOHB and friends as (searcher, scheduler) pairs, and name resolution for the platform."""
+from __future__ import annotations
+
+import pytest
+
+from tests import spaces
+from tunestack import searchers
+from tunestack.schedulers import SchedulerError, presets
+from tunestack.schedulers.asha import AsyncHyperband
+from tunestack.schedulers.hyperband import Hyperband
+
+
+def _need(name: str) -> None:
+    if name not in searchers.available():
+        pytest.skip(f"searcher {name!r} is not available yet")
+
+
+def test_resolve():
+    assert presets.resolve("bohb", None) == ("hyperband", "tpe", {"multivariate": True})
+    assert presets.resolve("async_bohb") == ("async_hyperband", "tpe", {"multivariate": True})
+    assert presets.resolve("rf_hyperband", None) == ("hyperband", "rfbo", {})
+    assert presets.resolve("bohb", "random") == ("hyperband", None, {}), "the user's searcher wins"
+    assert presets.resolve("asha", None) == ("asha", None, {})
+    assert presets.resolve(None, "tpe") == (None, None, {})
+    out = presets.resolve("bohb", None)
+    out[2]["multivariate"] = False  # a copy: the preset itself is unchanged
+    assert presets.PRESETS["bohb"].searcher_kwargs == {"multivariate": True}
+
+
+@pytest.mark.parametrize("factory,sched_cls,searcher_name", [
+    (presets.bohb, Hyperband, "tpe"),
+    (presets.async_bohb, AsyncHyperband, "tpe"),
+    (presets.rf_hyperband, Hyperband, "rfbo"),
+])
+def test_factories(factory, sched_cls, searcher_name):
+    _need(searcher_name)
+    searcher, scheduler = factory(spaces.continuous(), 1, 27, eta=3, mode="max", seed=3)
+    assert type(scheduler) is sched_cls
+    assert searcher.name == searcher_name
+    assert scheduler.mode == searcher.mode == "max"
+    assert (scheduler.min_budget, scheduler.max_budget, scheduler.eta) == (1.0, 27.0, 3.0)
+    again = factory(spaces.continuous(), 1, 27, eta=3, mode="max", seed=3)
+    assert again[0].ask().config == searcher.ask().config, "seeded"
+
+
+def test_bohb_asks_for_multivariate_tpe_and_user_kwargs_win(monkeypatch):
+    calls = []
+
+    def fake_create(name, space, mode="min", seed=None, **kw):
+        calls.append((name, mode, seed, kw))
+        return searchers.create("random", space, mode=mode, seed=seed)
+
+    monkeypatch.setattr(presets, "create_searcher", fake_create)
+    presets.bohb(spaces.continuous(), 1, 27, seed=0)
+    presets.bohb(spaces.continuous(), 1, 27, seed=0, multivariate=False, n_startup=5)
+    assert calls == [("tpe", "min", 0, {"multivariate": True}),
+                     ("tpe", "min", 0, {"multivariate": False, "n_startup": 5})]
+
+
+def test_unknown_preset():
+    with pytest.raises(SchedulerError, match="unknown preset"):
+        presets.create_pair("bohhb", spaces.continuous(), 1, 27)

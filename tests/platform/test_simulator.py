@@ -1,0 +1,190 @@
+"""The simulated-time backend: exact cost accounting, pause/resume costs, parallel workers,
+determinism, searcher tells, presets, failures, and ASHA against random search at equal time."""
+from __future__ import annotations
+
+import math
+
+import ConfigSpace as CS
+import numpy as np
+import pytest
+
+from tunestack import searchers
+from tunestack.platform.simulator import SimulationError, simulate
+from tunestack.schedulers import Decision
+from tunestack.schedulers.base import Scheduler
+from tunestack.schedulers.successive_halving import SuccessiveHalving
+
+
+def line_space() -> CS.ConfigurationSpace:
+    cs = CS.ConfigurationSpace()
+    cs.add([CS.Float("x", (0.0, 1.0))])
+    return cs
+
+
+def toy_space() -> CS.ConfigurationSpace:
+    cs = CS.ConfigurationSpace()
+    cs.add([CS.Float("x", (0.0, 1.0)), CS.Float("y", (0.0, 1.0)), CS.Float("lr", (1e-4, 1e-1), log=True)])
+    return cs
+
+
+def toy_curve(config: dict, budget: float) -> tuple[float, float]:
+    """A learning curve: final error + a decaying gap whose speed depends on the config; the cost per
+    unit of budget depends on the config too."""
+    final = (config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2 + 0.1 * (math.log10(config["lr"]) + 2.5) ** 2
+    speed = 0.3 + 2.0 * config["y"]
+    return final + math.exp(-speed * budget / 3.0), budget * (1.0 + config["x"])
+
+
+def linear_cost(config: dict, budget: float) -> tuple[float, float]:
+    return config["x"] + 1.0 / budget, 10.0 * budget
+
+
+def quadratic_cost(config: dict, budget: float) -> tuple[float, float]:
+    return config["x"] + 1.0 / budget, budget ** 2
+
+
+def _sh(**kw) -> SuccessiveHalving:
+    return SuccessiveHalving(min_budget=1, max_budget=9, eta=3, n_initial=9, iterations=1, seed=0, **kw)
+
+
+def test_costs_by_hand_one_worker():
+    # 9 trials to budget 1 (10 s each), 3 resumed 1 -> 3 (20 s each), 1 resumed 3 -> 9 (60 s)
+    r = simulate(linear_cost, line_space(), scheduler=_sh(), max_budget=9, max_time=1e6, seed=0)
+    assert r.ended == "done"
+    assert [h["time"] for h in r.history] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 110, 130, 150, 210]
+    assert [h["budget"] for h in r.history] == [1] * 9 + [3] * 3 + [9]
+    assert r.time == 210 and r.busy == [210]
+    assert r.budget_used == pytest.approx((9 * 1 + 3 * 2 + 1 * 6) / 9)
+    best_x = min(h["config"]["x"] for h in r.history)
+    assert r.best_config["x"] == best_x, "the best config at budget 1 stays the best (value = x + 1/b)"
+    assert r.trajectory() == [(210, pytest.approx(best_x + 1 / 9))]
+
+
+def test_resuming_costs_the_difference():
+    # cost(b) = b^2: from scratch 1 + 9 + 81 per finalist; resumed: 1, then 9 - 1, then 81 - 9
+    r = simulate(quadratic_cost, line_space(), scheduler=_sh(), max_budget=9, max_time=1e6, seed=0)
+    assert [h["cost"] for h in r.history] == [1] * 9 + [8] * 3 + [72]
+    assert r.time == 9 * 1 + 3 * 8 + 72
+
+
+def test_parallel_workers_overlap():
+    r = simulate(toy_curve, toy_space(), max_budget=10, workers=4, max_evaluations=40, seed=1)
+    assert len(r.history) == 40 and r.ended == "max_evaluations"
+    intervals = [(h["time"] - h["cost"], h["time"]) for h in r.history]
+    assert {h["worker"] for h in r.history} == {0, 1, 2, 3}
+    # at the start of each evaluation, at most 4 (and early on exactly 4) run at once
+    eps = 1e-9  # a job starting when another ends does not overlap it
+    overlap = [sum(1 for a, b in intervals if a - eps <= s < b - eps) for s, _ in intervals]
+    assert max(overlap) == 4 and all(o <= 4 for o in overlap)
+    total = sum(h["cost"] for h in r.history)
+    assert total / 4 <= r.time <= total / 4 + max(h["cost"] for h in r.history)
+    assert r.utilization > 0.9
+
+
+def test_step_reports_every_epoch_and_costs_add_up():
+    r = simulate(toy_curve, toy_space(), max_budget=5, step=1, max_evaluations=15, seed=0)
+    assert [h["budget"] for h in r.history] == [1, 2, 3, 4, 5] * 3
+    x = r.history[0]["config"]["x"]
+    assert [h["cost"] for h in r.history[:5]] == pytest.approx([1 + x] * 5)
+    assert [h["decision"] for h in r.history[:5]] == ["continue"] * 4 + ["stop"]
+
+
+def test_deterministic():
+    kw = dict(scheduler="asha", max_budget=27, workers=3, max_time=400, seed=5)
+    a, b = simulate(toy_curve, toy_space(), **kw), simulate(toy_curve, toy_space(), **kw)
+    assert a.history == b.history and a.time == b.time
+    c = simulate(toy_curve, toy_space(), **{**kw, "seed": 6})
+    assert c.history != a.history
+
+
+def test_the_searcher_hears_milestones_with_their_budgets():
+    r = simulate(linear_cost, line_space(), scheduler=_sh(), max_budget=9, max_time=1e6, seed=0)
+    budgets = sorted(b for rec in r.searcher.trials.values() for b in rec.results)
+    assert budgets == [1] * 9 + [3] * 3 + [9]
+    assert not r.searcher.pending
+    fifo = simulate(linear_cost, line_space(), max_budget=9, max_evaluations=5, seed=0)
+    assert [list(rec.results) for rec in fifo.searcher.trials.values()] == [[None]] * 5  # final values
+
+
+def test_predicted_values_are_told_as_predictions():
+    class StopWithPrediction(Scheduler):
+        name = "predicting"
+
+        def _decide(self, t, budget, value):
+            return self._finish(t, "stopped", "stopped early", milestone=True, predicted=value - 1.0)
+
+    sched = StopWithPrediction(min_budget=1, max_budget=9, seed=0)
+    r = simulate(linear_cost, line_space(), scheduler=sched, max_budget=9, step=1, max_evaluations=3, seed=0)
+    for rec in r.searcher.trials.values():
+        assert rec.predicted
+        assert rec.results[None] == pytest.approx(rec.results[1.0] - 1.0)
+
+
+def test_failures_and_errors_do_not_stop_the_run():
+    def flaky(config, budget):
+        if config["x"] < 0.2:
+            raise RuntimeError("diverged")
+        if config["x"] > 0.8:
+            return math.nan, budget
+        return config["x"], budget
+
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        r = simulate(flaky, line_space(), scheduler="asha", max_budget=9, workers=2, max_time=300, seed=0)
+    failed = [tid for tid in r.scheduler.trials if r.scheduler.trial_status(tid)["status"] == "failed"]
+    assert failed and r.best_value is not None and 0.2 <= r.best_value <= 0.8
+    for tid in failed:
+        assert r.searcher.trials[tid].failed
+
+
+def test_wait_and_done_with_a_finite_plan():
+    r = simulate(toy_curve, toy_space(), scheduler="asha", max_budget=9, workers=4, max_time=1e6,
+                 max_trials=5, seed=0)
+    assert r.ended == "done"
+    assert len(r.scheduler.trials) == 5
+    assert r.utilization < 1.0  # workers idled while the last trials ran
+
+
+def test_presets_bring_their_searcher_unless_one_is_given():
+    if "tpe" not in searchers.available():
+        pytest.skip("tpe is not available yet")
+    r = simulate(toy_curve, toy_space(), scheduler="bohb", max_budget=9, workers=2, max_time=60, seed=0)
+    assert r.searcher.name == "tpe" and r.scheduler.name == "hyperband"
+    r = simulate(toy_curve, toy_space(), searcher="random", scheduler="bohb", max_budget=9, max_time=20)
+    assert r.searcher.name == "random" and r.scheduler.name == "hyperband"
+
+
+def test_mode_max():
+    def neg(config, budget):
+        v, c = toy_curve(config, budget)
+        return -v, c
+
+    lo = simulate(toy_curve, toy_space(), scheduler="sh", max_budget=9, workers=2, max_time=200, seed=3)
+    hi = simulate(neg, toy_space(), scheduler="sh", max_budget=9, workers=2, max_time=200, seed=3, mode="max")
+    assert [h["trial_id"] for h in hi.history] == [h["trial_id"] for h in lo.history]
+    assert hi.best_value == pytest.approx(-lo.best_value)
+
+
+def test_clear_errors():
+    with pytest.raises(SimulationError, match="max_time"):
+        simulate(toy_curve, toy_space(), max_budget=9)
+    with pytest.raises(SimulationError, match=r"\(value, cost_seconds\)"):
+        simulate(lambda c, b: 1.0, toy_space(), max_budget=9, max_evaluations=3)
+    with pytest.raises(SimulationError, match="cost"):
+        simulate(lambda c, b: (1.0, -1.0), toy_space(), max_budget=9, max_evaluations=3)
+    with pytest.raises(SimulationError, match="workers"):
+        simulate(toy_curve, toy_space(), max_budget=9, max_evaluations=3, workers=0)
+    with pytest.raises(SimulationError, match="mode"):
+        simulate(toy_curve, toy_space(), scheduler=_sh(), max_budget=9, max_evaluations=3, mode="max")
+
+
+def test_asha_beats_random_search_at_equal_time():
+    """ASHA spends the same simulated time on many cheap looks and a few full runs; on a learning-curve
+    objective whose early values rank configurations well, it finds a better final value."""
+    asha, fifo = [], []
+    for seed in range(6):
+        kw = dict(max_budget=27, workers=4, max_time=800, seed=seed)
+        asha.append(simulate(toy_curve, toy_space(), scheduler="asha", **kw).best_value)
+        fifo.append(simulate(toy_curve, toy_space(), **kw).best_value)
+    asha, fifo = np.array(asha), np.array(fifo)
+    assert (asha < fifo).sum() >= 5, (asha, fifo)
+    assert np.median(asha) < 0.5 * np.median(fifo), (asha, fifo)

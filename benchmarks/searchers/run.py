@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -87,12 +88,44 @@ def fingerprints(optimizers: list[str]) -> dict[str, str]:
     from importlib.metadata import version
 
     bench = _hash_files([HERE / f for f in ("problems.py", "cash.py", "spaces.py", "optimizers.py")])
-    ts = _hash_files(list((ROOT / "tunestack" / "searchers").glob("*.py")) + [ROOT / "tunestack" / "space.py"])
     out = {}
     for o in optimizers:
-        dep = f"{_PEER_MODULES[o]}=={version(_PEER_DISTS[_PEER_MODULES[o]])}" if o in PEERS else f"tunestack:{ts}"
+        if o in PEERS:
+            dep = f"{_PEER_MODULES[o]}=={version(_PEER_DISTS[_PEER_MODULES[o]])}"
+        else:
+            dep = f"tunestack:{_hash_files(sorted(_tunestack_sources(o)))}"
         out[o] = f"{dep}|bench:{bench}"
     return out
+
+
+_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.+)([\w.]*)[ \t]+import[ \t]+([^\n]*)", re.M)
+
+
+def _tunestack_sources(searcher: str) -> set[Path]:
+    """The searcher's module and the tunestack modules it imports relatively, transitively (so that a
+    change in another searcher does not invalidate this one's cached runs)."""
+    from tunestack.searchers import _REGISTRY
+
+    entry = _REGISTRY._entries[searcher]
+    module = entry.partition(":")[0] if isinstance(entry, str) else entry.__module__
+    todo = [ROOT / (module.replace(".", "/") + ".py")]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        for dots, mod, names in _IMPORT.findall(path.read_text()):
+            base = path.parent
+            for _ in range(len(dots) - 1):
+                base = base.parent
+            if mod:
+                todo.append(base / (mod.replace(".", "/") + ".py"))
+                todo.append(base / mod.replace(".", "/") / "__init__.py")
+            else:  # from . import a, b
+                words = [n.split()[0] for n in names.strip("() ").split(",") if n.strip()]
+                todo.extend(base / f"{w}.py" for w in words)
+    return seen
 
 
 # ---- running (with the per-run cache) -----------------------------------------------------------------

@@ -35,9 +35,9 @@ __all__ = ["Family", "FAMILIES", "family_names", "basis"]
 
 Basis = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (t[n], e1[G], e2[G]) -> [G, n]
 
-_KAPPA = np.geomspace(0.1, 300.0, 24)  # time scales (in units of the full budget) for 1-D families
-_KAPPA2 = np.geomspace(0.1, 300.0, 16)  # the same for 2-D families
-_DELTA = np.geomspace(0.25, 4.0, 9)  # shape exponents (stretched / compressed)
+_KAPPA = np.geomspace(0.1, 300.0, 48)  # time scales (in units of the full budget) for 1-D families
+_KAPPA2 = np.geomspace(0.1, 300.0, 24)  # the same for 2-D families
+_DELTA = np.geomspace(0.25, 4.0, 13)  # shape exponents (stretched / compressed)
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class Family:
     phi: Basis
     e1: np.ndarray  # grid of the first shape parameter (flattened with e2)
     e2: np.ndarray  # grid of the second (zeros for 1-D families)
+    dims: int = 1  # number of shape parameters
+    log2: bool = True  # the second parameter's grid is geometric (else linear)
 
     @property
     def size(self) -> int:
@@ -96,14 +98,15 @@ def _vapor(t: np.ndarray, beta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("pow3", _pow3, *_grid(np.geomspace(0.02, 3.0, 24))),
-    Family("pow4", _pow4, *_grid(np.geomspace(0.1, 4.0, 12), np.geomspace(0.003, 1.0, 12))),
+    Family("pow3", _pow3, *_grid(np.geomspace(0.02, 3.0, 48))),
+    Family("pow4", _pow4, *_grid(np.geomspace(0.1, 4.0, 18), np.geomspace(0.003, 1.0, 16)), dims=2),
     Family("exp3", _exp3, *_grid(_KAPPA)),
-    Family("janoschek", _janoschek, *_grid(_KAPPA2, _DELTA)),
-    Family("mmf", _mmf, *_grid(_KAPPA2, _DELTA)),
+    Family("janoschek", _janoschek, *_grid(_KAPPA2, _DELTA), dims=2),
+    Family("mmf", _mmf, *_grid(_KAPPA2, _DELTA), dims=2),
     Family("ilog2", _ilog2, *_grid(_KAPPA)),
     Family("loglog", _loglog, *_grid(_KAPPA)),
-    Family("vapor", _vapor, *_grid(np.geomspace(0.003, 0.3, 10), np.linspace(-1.0, 1.0, 9))),
+    Family("vapor", _vapor, *_grid(np.geomspace(0.003, 0.3, 14), np.linspace(-1.0, 1.0, 13)), dims=2,
+           log2=False),
 )
 
 

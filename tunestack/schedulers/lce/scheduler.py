@@ -3,15 +3,17 @@
 After each result of a trial, the posterior predictive of its value at ``max_budget`` (see
 :mod:`.posterior`) gives ``p = P(final < y*)``, the probability that the trial ends better than the
 incumbent ``y*`` (the best value at ``max_budget`` of a completed trial).  The trial is stopped when
-``p < threshold`` (the paper's delta = 0.05).  The rule never pauses and a free worker always starts a
-new trial; until ``min_completed`` trials have run to the end there is no incumbent and nothing is
-stopped (except divergence).
+``p < threshold`` (the paper's delta = 0.05).  With ``recalibrate=True`` (default) ``p`` first goes
+through the recalibration map learnt from back-tests of the completed trials (see :mod:`.calibration`).
+The rule never pauses and a free worker always starts a new trial; until ``min_completed`` trials have
+run to the end there is no incumbent and nothing is stopped (except divergence).
 
 A stopped trial's :class:`~tunestack.schedulers.base.Decision` carries ``predicted``: the *median* of the
 predictive.  Domhan et al. return the predictive mean; the mixture's mean is pulled far by the heavy tail
 of one wildly extrapolating family on a short prefix, while the median is robust and, because the trial
-was stopped with ``P(final < y*) < threshold < 0.5``, always lies on the losing side of the incumbent, so
-a model-based searcher never mistakes a stopped trial for a new best.
+was stopped with ``P(final < y*) < threshold < 0.5``, lies on the losing side of the incumbent (it is
+clipped to ``y*`` in the rare case where recalibration alone made the stop), so a model-based searcher
+never mistakes a stopped trial for a new best.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import math
 from typing import Any, Mapping
 
 from ..base import COMPLETED, FAILED, RUNNING, STOPPED, Decision, Scheduler, SchedulerError, TrialState
+from .calibration import backtest, recalibrate as recalibrated
 from .posterior import MIN_POINTS, Prediction, predict_final
 
 __all__ = ["LCEScheduler"]
@@ -33,7 +36,11 @@ class LCEScheduler(Scheduler):
     every k-th result only.  ``divergence_factor``: a value worse than the trial's best so far by this many
     times the trial's own scale (its improvement from the first value, or the magnitude of its best value)
     stops it as diverged.  ``max_points``: longer curves are thinned evenly (the last point kept) to bound
-    the cost of a decision.
+    the cost of a decision.  ``recalibrate``: correct the predicted probabilities by the back-tests of the
+    completed trials, trusting the raw model as much as ``prior_weight`` completed trials.  Recalibration
+    only ever *raises* P(beat): stopping the eventual winner cannot be undone while running a loser on
+    costs only time, and the completed trials are a biased sample (the ones not stopped), so they may
+    show the model overconfident but are not trusted to make it bolder.
     """
 
     name = "lce"
@@ -41,7 +48,8 @@ class LCEScheduler(Scheduler):
     def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
                  mode: str = "min", seed: int | None = None, threshold: float = 0.05,
                  min_points: int = 5, min_fraction: float = 0.1, min_completed: int = 3,
-                 check_every: int = 1, divergence_factor: float = 10.0, max_points: int = 100):
+                 check_every: int = 1, divergence_factor: float = 10.0, max_points: int = 100,
+                 recalibrate: bool = True, prior_weight: float = 2.0):
         super().__init__(min_budget, max_budget, eta, mode, seed)
         _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
         _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
@@ -56,8 +64,11 @@ class LCEScheduler(Scheduler):
                "an integer >= min_points")
         self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
         self.min_completed, self.check_every = min_completed, check_every
+        _check("prior_weight", prior_weight, prior_weight > 0, "> 0")
         self.divergence_factor, self.max_points = float(divergence_factor), max_points
+        self.recalibrate, self.prior_weight = bool(recalibrate), float(prior_weight)
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
+        self.pits: dict[str, list[list[float]]] = {}  # completed trial id -> [[fraction, PIT], ...]
 
     # ---- the contract ------------------------------------------------------------------------------
     def on_result(self, trial_id: str, budget: float, value: Any) -> Decision:
@@ -66,7 +77,11 @@ class LCEScheduler(Scheduler):
             t.results[float(budget)] = None
             return self._finish(t, FAILED, f"failed: diverged (the value at budget {float(budget):g} is "
                                            f"{value!r}, not a finite number)")
-        return super().on_result(trial_id, budget, value)
+        was_running = t.status == RUNNING
+        dec = super().on_result(trial_id, budget, value)
+        if was_running and t.status == COMPLETED:
+            self._backtest(t)
+        return dec
 
     def incumbent(self) -> float | None:
         """The best value at ``max_budget`` among completed trials (minimization), if enough completed."""
@@ -94,14 +109,26 @@ class LCEScheduler(Scheduler):
                 or (n - self.min_points) % self.check_every):
             return Decision("continue", t.milestone)
         pred = predict_final([b / self.max_budget for b in budgets], values, 1.0)
-        p_beat = pred.cdf(y_star)
+        p_raw = pred.cdf(y_star)
+        p_beat = p_raw
+        if self.recalibrate:  # never bolder than the model: see the class docstring
+            p_beat = max(p_raw, recalibrated(p_raw, budget / self.max_budget, self.pits, self.prior_weight))
         median = pred.median()
-        self.last_prediction[t.id] = {"budget": budget, "p_beat": p_beat, "median": median}
+        self.last_prediction[t.id] = {"budget": budget, "p_raw": p_raw, "p_beat": p_beat, "median": median}
         if p_beat < self.threshold:
             return self._finish(t, STOPPED, f"stopped early: P(final beats the incumbent) = {p_beat:.3g} "
                                             f"< {self.threshold:g} after {n} results",
-                                predicted=median)
+                                predicted=max(median, y_star))
         return Decision("continue", t.milestone)
+
+    def _backtest(self, t: TrialState) -> None:
+        """PITs of the completed trial's own prefix predictions (the recalibration data)."""
+        finals = [v for b, v in t.results.items() if b >= self.max_budget and v is not None]
+        if not (self.recalibrate and finals):
+            return
+        budgets, values = self._curve(t)
+        self.pits[t.id] = backtest(budgets, values, self.max_budget, finals[-1], self.min_points,
+                                   self.min_fraction)
 
     def _divergence(self, t: TrialState, value: float) -> str:
         """Why ``value`` counts as an exploding curve, or ``""`` (a scale-free, direction-free rule)."""
@@ -128,14 +155,16 @@ class LCEScheduler(Scheduler):
         return {"threshold": self.threshold, "min_points": self.min_points, "min_fraction": self.min_fraction,
                 "min_completed": self.min_completed, "check_every": self.check_every,
                 "divergence_factor": self.divergence_factor, "max_points": self.max_points,
-                "last_prediction": self.last_prediction}
+                "recalibrate": self.recalibrate, "prior_weight": self.prior_weight,
+                "last_prediction": self.last_prediction, "pits": self.pits}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         for key in ("threshold", "min_points", "min_fraction", "min_completed", "check_every",
-                    "divergence_factor", "max_points"):
+                    "divergence_factor", "max_points", "recalibrate", "prior_weight"):
             if key in state:
                 setattr(self, key, state[key])
         self.last_prediction = {k: dict(v) for k, v in (state.get("last_prediction") or {}).items()}
+        self.pits = {k: [list(x) for x in v] for k, v in (state.get("pits") or {}).items()}
 
 
 def _check(name: str, value: Any, ok: bool, what: str) -> None:

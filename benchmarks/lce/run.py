@@ -1,0 +1,183 @@
+"""Figures of the learning-curve extrapolation scheduler (``tunestack.schedulers.lce``).
+
+    python -m benchmarks.lce.run savings    [--seeds 10] [--trials 100]   # time saved, final regret
+    python -m benchmarks.lce.run prediction [--curves 300]                # loglik, coverage at 10/25/50%
+    python -m benchmarks.lce.run simulate   [--seeds 10] [--hours 2]      # vs ASHA, Hyperband
+    python -m benchmarks.lce.run latency                                  # decision cost, 50-point curves
+    python -m benchmarks.lce.run all
+
+Benchmarks: ``benchmarks.mf`` (``mlp_digits``: torch MLP on digits, validation error per epoch;
+``gbm``: gradient boosting, validation error per boosting iteration) and ``synthetic``
+(:mod:`benchmarks.lce.synthetic`).  Every method sees the same configurations in the same order for a
+seed.  Results go to stdout and to ``benchmarks/lce/results/<figure>.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.lce import prediction as pq
+from benchmarks.lce.synthetic import curves as synthetic_curves
+from tunestack.schedulers import create
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REAL = ("mlp_digits", "gbm")
+
+
+# ---- curve sources ---------------------------------------------------------------------------------
+def table(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(budgets, values [configs, budgets], cumulative costs [configs, budgets])`` of a benchmark."""
+    if name == "synthetic":
+        cs = synthetic_curves(12345, 1000)
+        vals = np.array([v for _, v, _ in cs])
+        budgets = cs[0][0]
+        return budgets, vals, np.tile(budgets, (len(cs), 1))  # cost proportional to the budget
+    from benchmarks.mf.benchmarks import load
+    bench = load(name, mode="tabular")
+    budgets = np.arange(bench.min_budget, bench.max_budget + 1, dtype=float)
+    return budgets, np.asarray(bench.values, float), np.cumsum(np.asarray(bench.step_costs, float), axis=1)
+
+
+# ---- time saved vs training every trial to the end ---------------------------------------------------
+def replay(values: np.ndarray, budgets: np.ndarray, seed: int, **kw: Any) -> np.ndarray:
+    """Run the LCE rule over the curves in order (one worker); the number of budgets each trial ran."""
+    s = create("lce", min_budget=float(budgets[0]), max_budget=float(budgets[-1]), seed=seed, **kw)
+    ran = np.zeros(len(values), dtype=int)
+    for i, curve in enumerate(values):
+        s.add_trial(str(i))
+        for j, (b, v) in enumerate(zip(budgets, curve)):
+            ran[i] = j + 1
+            if s.on_result(str(i), float(b), float(v)).action == "stop":
+                break
+    return ran
+
+
+def savings(seeds: int, trials: int, benches: tuple[str, ...]) -> dict:
+    out: dict = {}
+    for name in benches:
+        budgets, vals, cum = table(name)
+        n = min(trials, len(vals))
+        rows = []
+        for seed in range(seeds):
+            order = np.random.default_rng(seed).permutation(len(vals))[:n]
+            v, c = vals[order], cum[order]
+            t0 = time.perf_counter()
+            ran = replay(v, budgets, seed)
+            wall = time.perf_counter() - t0
+            full_cost, used = float(c[:, -1].sum()), float(c[np.arange(n), ran - 1].sum())
+            best_full = float(np.nanmin(v[:, -1]))
+            done = ran == len(budgets)
+            best_lce = float(np.nanmin(v[done, -1])) if done.any() else float("nan")
+            rows.append({"seed": seed, "saved": 1 - used / full_cost, "best_full": best_full,
+                         "best_lce": best_lce, "rel_regret": (best_lce - best_full) / abs(best_full),
+                         "completed": int(done.sum()), "trials": n, "scheduler_seconds": wall})
+        saved = np.array([r["saved"] for r in rows])
+        reg = np.array([r["rel_regret"] for r in rows])
+        out[name] = {"configs_in_table": len(vals), "trials": n, "seeds": seeds,
+                     "saved_mean": float(saved.mean()), "saved_min": float(saved.min()),
+                     "rel_regret_mean": float(reg.mean()), "rel_regret_max": float(reg.max()),
+                     "seeds_within_1pct": int((reg <= 0.01).sum()), "rows": rows}
+        print(f"{name}: {n} trials x {seeds} seeds: saved {saved.mean():.1%} (min {saved.min():.1%}), "
+              f"relative regret of the final best mean {reg.mean():.2%} max {reg.max():.2%}, "
+              f"{int((reg <= 0.01).sum())}/{seeds} seeds within 1%")
+    return out
+
+
+# ---- prediction quality -------------------------------------------------------------------------------
+def prediction(n_curves: int, benches: tuple[str, ...]) -> dict:
+    out: dict = {}
+    for name in benches:
+        budgets, vals, _ = table(name)
+        idx = np.random.default_rng(0).permutation(len(vals))[:n_curves]
+        res = pq.evaluate([(budgets, vals[i]) for i in idx])
+        out[name] = {str(k): v for k, v in res.items()}
+        print(f"\n{name} ({len(idx)} curves)\n{pq.format_table(res)}")
+    return out
+
+
+# ---- against ASHA and Hyperband in simulated time ---------------------------------------------------
+def simulate_vs(seeds: int, hours: float, workers: int, benches: tuple[str, ...]) -> dict:
+    from benchmarks.mf.benchmarks import load
+    from tunestack.platform.simulator import simulate
+    out: dict = {}
+    for name in benches:
+        bench = load(name, mode="surrogate")
+        max_time = hours * 3600.0
+        checkpoints = [max_time * f for f in (0.125, 0.25, 0.5, 1.0)]
+        per: dict = {}
+        for sched in ("fifo", "lce", "asha", "hyperband"):
+            best = []
+            for seed in range(seeds):
+                r = simulate(bench.objective, bench.search_space, "random", None if sched == "fifo" else sched,
+                             min_budget=bench.min_budget, max_budget=bench.max_budget, eta=3, workers=workers,
+                             max_time=max_time, seed=seed, step=1)
+                best.append([r.best_at(t) for t in checkpoints])
+            arr = np.array([[np.nan if b is None else b for b in row] for row in best])
+            per[sched] = {"time_s": checkpoints, "best_mean": np.nanmean(arr, 0).tolist(),
+                          "best_median": np.nanmedian(arr, 0).tolist(), "per_seed": arr.tolist()}
+            print(f"{name} {sched:10s} best value (mean over {seeds} seeds) at "
+                  + ", ".join(f"{t / 3600:.2g}h: {m:.4f}" for t, m in zip(checkpoints, per[sched]["best_mean"])))
+        out[name] = {"workers": workers, "hours": hours, "optimum": bench.optimum, "methods": per}
+    return out
+
+
+# ---- decision latency ---------------------------------------------------------------------------------
+def latency(n_curves: int = 40) -> dict:
+    """Wall time of ``on_result`` on 50-point curves once an incumbent exists (every result decided)."""
+    cs = synthetic_curves(7, n_curves + 3)
+    s = create("lce", min_budget=1, max_budget=51, seed=0, min_completed=3)
+    for i in range(3):  # incumbents
+        s.add_trial(f"inc{i}")
+        for b, v in zip(cs[i][0], cs[i][1]):
+            s.on_result(f"inc{i}", float(b), float(v) + 10.0)
+        s.on_result(f"inc{i}", 51.0, float(cs[i][1][-1]) + 10.0)
+    times = []
+    for i, (b, v, _) in enumerate(cs[3:]):
+        tid = str(i)
+        s.add_trial(tid)
+        for bb, vv in zip(b, v):
+            t0 = time.perf_counter()
+            s.on_result(tid, float(bb), float(vv))
+            if bb >= 5:  # a decision with a fit (min_points=5)
+                times.append(time.perf_counter() - t0)
+    ms = np.array(times) * 1000
+    out = {"decisions": len(ms), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+           "max_ms": float(ms.max())}
+    print(f"latency over {len(ms)} decisions (curves of 50 points): median {out['median_ms']:.2f} ms, "
+          f"p95 {out['p95_ms']:.2f} ms, max {out['max_ms']:.2f} ms")
+    return out
+
+
+def _save(name: str, data: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1, allow_nan=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("figure", choices=("savings", "prediction", "simulate", "latency", "all"))
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--curves", type=int, default=300)
+    ap.add_argument("--hours", type=float, default=2.0)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--bench", nargs="*", default=list(REAL) + ["synthetic"])
+    a = ap.parse_args()
+    benches = tuple(a.bench)
+    if a.figure in ("savings", "all"):
+        _save("savings", savings(a.seeds, a.trials, benches))
+    if a.figure in ("prediction", "all"):
+        _save("prediction", prediction(a.curves, benches))
+    if a.figure in ("simulate", "all"):
+        _save("simulate", simulate_vs(a.seeds, a.hours, a.workers, tuple(b for b in benches if b in REAL)))
+    if a.figure in ("latency", "all"):
+        _save("latency", latency())
+
+
+if __name__ == "__main__":
+    main()

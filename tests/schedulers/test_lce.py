@@ -1,0 +1,262 @@
+"""The learning-curve extrapolation scheduler: curve fits, calibration, decisions, state, cost."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from benchmarks.lce.synthetic import curve as synthetic_curve
+from tunestack.schedulers import SchedulerError, create
+from tunestack.schedulers.lce import LCEScheduler, predict_final
+from tunestack.schedulers.lce.calibration import backtest, recalibrate
+from tunestack.schedulers.lce.curves import FAMILIES, family_names
+
+T = 50
+BUDGETS = np.arange(1, T + 1, dtype=float)
+
+
+def _family(name: str):
+    return tuple(f for f in FAMILIES if f.name == name)
+
+
+def _run_trial(s: LCEScheduler, tid: str, values, budgets=BUDGETS):
+    """Report ``values`` at ``budgets`` until the scheduler stops the trial; the last decision."""
+    s.add_trial(tid)
+    dec = None
+    for b, v in zip(budgets, values):
+        dec = s.on_result(tid, float(b), float(v))
+        if dec.action == "stop":
+            break
+    return dec
+
+
+def _with_incumbents(final: float = 0.1, **kw) -> LCEScheduler:
+    """A scheduler with three completed trials whose final values are ``final`` .. ``final + 0.02``."""
+    s = create("lce", min_budget=1, max_budget=T, seed=0, **kw)
+    for i in range(3):
+        curve = final + 0.01 * i + 0.8 * BUDGETS ** -0.8
+        curve[-1] = final + 0.01 * i
+        dec = _run_trial(s, f"inc{i}", curve)
+        assert dec.reason == "completed"
+    return s
+
+
+# ---- curve fits --------------------------------------------------------------------------------
+@pytest.mark.parametrize("alpha", [0.3, 0.8, 1.6])
+def test_pow3_fit_recovers_the_exponent_and_the_final_value(alpha):
+    rng = np.random.default_rng(1)
+    t = BUDGETS / T
+    clean = 0.2 + 0.5 * BUDGETS ** -alpha
+    y = clean + 0.005 * rng.standard_normal(T)  # 1% of the amplitude
+    p = predict_final(t[:30], y[:30], 1.0, _family("pow3"))
+    assert p.shape_mean(0)[0] == pytest.approx(alpha, rel=0.15)
+    assert p.median() == pytest.approx(clean[-1], abs=0.01)
+    lo, hi = p.interval(0.9)
+    assert lo < clean[-1] < hi
+
+
+def test_exponential_fit_recovers_the_rate():
+    t = BUDGETS / T
+    kappa = 8.0  # in units of the full budget
+    y = 1.0 + 2.0 * np.exp(-kappa * t) + 0.02 * np.random.default_rng(2).standard_normal(T)
+    p = predict_final(t[:25], y[:25], 1.0, _family("exp3"))
+    assert p.shape_mean(0)[0] == pytest.approx(kappa, rel=0.15)
+    assert p.median() == pytest.approx(1.0 + 2.0 * math.exp(-kappa), abs=0.03)
+
+
+def test_the_ensemble_drops_families_that_cannot_make_the_shape():
+    t = BUDGETS / T
+    y = 0.3 + 0.6 / (1 + (10 * t) ** 2.5) + 0.006 * np.random.default_rng(3).standard_normal(T)  # MMF
+    p = predict_final(t[:30], y[:30])
+    # a plateau, then a drop: the convex-from-the-start families cannot produce it
+    assert p.family_weights["pow3"] + p.family_weights["ilog2"] + p.family_weights["loglog"] < 0.05
+    assert p.family_weights["mmf"] + p.family_weights["janoschek"] > 0.2
+    assert p.median() == pytest.approx(y[-1], abs=0.03)
+    assert sum(p.family_weights.values()) == pytest.approx(1.0)
+    assert set(p.family_weights) == set(family_names())
+
+
+def test_quantiles_invert_the_cdf_and_the_density_integrates():
+    b, y, _ = synthetic_curve(np.random.default_rng(4), T)
+    p = predict_final(b[:15] / T, y[:15])
+    qs = p.quantile([0.05, 0.5, 0.95])
+    assert np.all(np.diff(qs) > 0)
+    for q, x in zip([0.05, 0.5, 0.95], qs):
+        assert p.cdf(x) == pytest.approx(q, abs=1e-8)
+    grid = np.linspace(*p.quantile([1e-4, 1 - 1e-4]), 4001)
+    dens = np.array([p.pdf(x) for x in grid])
+    assert np.trapezoid(dens, grid) == pytest.approx(1 - 2e-4, abs=2e-3)
+    assert p.logpdf(qs[1]) == pytest.approx(math.log(p.pdf(qs[1])))
+
+
+def test_bad_inputs_are_refused_clearly():
+    with pytest.raises(ValueError, match="at least"):
+        predict_final(np.array([0.1, 0.2]), np.array([1.0, 0.9]))
+    with pytest.raises(ValueError, match="finite"):
+        predict_final(np.linspace(0.1, 0.5, 5), np.array([1, 0.9, np.nan, 0.8, 0.7]))
+
+
+# ---- calibration -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("frac", [0.25, 0.5])
+def test_predictive_intervals_are_calibrated_on_synthetic_noisy_curves(frac):
+    """Coverage of the 50% and 90% intervals of the final value on 80 held-out synthetic curves."""
+    rng = np.random.default_rng(11)
+    in50, in90, low_tail = [], [], []
+    for _ in range(80):
+        b, y, _ = synthetic_curve(rng, T)
+        k = int(frac * T)
+        p = predict_final(b[:k] / T, y[:k])
+        q05, q25, q75, q95 = p.quantile([0.05, 0.25, 0.75, 0.95])
+        in50.append(q25 <= y[-1] <= q75)
+        in90.append(q05 <= y[-1] <= q95)
+        low_tail.append(y[-1] < q05)
+    assert 0.35 <= np.mean(in50) <= 0.8, np.mean(in50)
+    assert 0.8 <= np.mean(in90) <= 1.0, np.mean(in90)
+    assert np.mean(low_tail) <= 0.1  # the tail the stopping rule relies on is not overconfident
+
+
+def test_recalibration_map_follows_the_backtests():
+    calibrated = {str(i): [[0.5, u]] for i, u in enumerate(np.linspace(0.05, 0.95, 10))}
+    assert recalibrate(0.5, 0.5, calibrated) == pytest.approx(0.5, abs=0.05)
+    overconfident = {str(i): [[0.5, 0.001]] for i in range(10)}  # finals far below the predictions
+    assert recalibrate(0.01, 0.5, overconfident) > 0.8
+    assert recalibrate(0.3, 0.5, {}) == pytest.approx(0.3)  # no data: the raw model
+
+
+def test_backtest_gives_pits_at_the_checkpoints():
+    y = 0.1 + 0.8 * BUDGETS ** -0.7
+    pits = backtest(BUDGETS[:-1], y[:-1], T, float(y[-1]), 5, 0.1)
+    assert [f for f, _ in pits] == [0.1, 0.2, 0.3, 0.5, 0.7]
+    assert all(0.0 <= u <= 1.0 for _, u in pits)
+
+
+# ---- decisions -------------------------------------------------------------------------------------
+def test_a_clearly_bad_trial_is_stopped_with_a_predicted_value():
+    s = _with_incumbents(0.1)
+    bad = 0.5 + 0.8 * BUDGETS ** -0.8 + 0.002 * np.sin(BUDGETS)
+    dec = _run_trial(s, "bad", bad)
+    assert dec.action == "stop" and dec.reason.startswith("stopped early")
+    assert s.trial_status("bad")["status"] == "stopped"
+    assert s.trial_status("bad")["budget_reached"] <= 0.3 * T
+    assert dec.predicted == pytest.approx(bad[-1], abs=0.05)
+    assert dec.predicted > 0.1  # on the losing side of the incumbent
+
+
+def test_a_promising_trial_runs_to_the_end():
+    s = _with_incumbents(0.1)
+    good = 0.05 + 0.8 * BUDGETS ** -0.8
+    dec = _run_trial(s, "good", good)
+    assert dec.reason == "completed"
+    assert s.incumbent() == pytest.approx(good[-1])
+
+
+def test_mode_max_flips_the_rule_and_the_predicted_value():
+    s = create("lce", min_budget=1, max_budget=T, seed=0, mode="max")
+    for i in range(3):
+        acc = 0.9 - 0.01 * i - 0.8 * BUDGETS ** -0.8
+        assert _run_trial(s, f"inc{i}", acc).reason == "completed"
+    dec = _run_trial(s, "bad", 0.5 - 0.8 * BUDGETS ** -0.8)
+    assert dec.action == "stop" and dec.reason.startswith("stopped early")
+    assert 0.3 < dec.predicted < 0.6  # in the user's direction (an accuracy)
+
+
+def test_no_stop_without_an_incumbent():
+    s = create("lce", min_budget=1, max_budget=T, seed=0, min_completed=2)
+    assert _run_trial(s, "a", 0.1 + BUDGETS ** -0.5).reason == "completed"
+    dec = _run_trial(s, "b", 5.0 + BUDGETS ** -0.5)  # terrible, but only one trial completed
+    assert dec.reason == "completed"
+    assert s.next_action().kind == "new"
+
+
+def test_no_decision_before_min_points_and_min_fraction():
+    s = _with_incumbents(0.1, min_points=8, min_fraction=0.3)
+    s.add_trial("bad")
+    for b in BUDGETS[:14]:  # 14 points but below 30% of 50
+        assert s.on_result("bad", float(b), 5.0 + 0.01 * math.sin(b)).action == "continue"
+    s2 = _with_incumbents(0.1, min_points=8, min_fraction=0.0)
+    s2.add_trial("bad")
+    for b in BUDGETS[:7]:
+        assert s2.on_result("bad", float(b), 5.0 + 0.01 * math.sin(b)).action == "continue"
+    assert s2.on_result("bad", 8.0, 5.0).action == "stop"
+
+
+def test_divergence_stops_with_a_clear_reason():
+    s = _with_incumbents(0.1)
+    s.add_trial("boom")
+    for b in range(1, 4):
+        assert s.on_result("boom", b, 1.0 / b).action == "continue"
+    dec = s.on_result("boom", 4, 50.0)  # exploding loss
+    assert dec.action == "stop" and "diverged" in dec.reason
+    assert s.trial_status("boom")["status"] == "stopped"
+    s.add_trial("nan")
+    s.on_result("nan", 1, 1.0)
+    dec = s.on_result("nan", 2, float("nan"))
+    assert dec.action == "stop" and dec.reason.startswith("failed: diverged")
+    assert s.trial_status("nan")["status"] == "failed"
+
+
+def test_noisy_non_monotone_curves_are_not_called_divergent():
+    s = _with_incumbents(0.1)
+    rng = np.random.default_rng(5)
+    noisy = 0.05 + 0.8 * BUDGETS ** -0.8 + 0.03 * rng.standard_normal(T)
+    for b, v in zip(BUDGETS, noisy):
+        dec = s.on_result("x", float(b), float(v)) if "x" in s.trials else (s.add_trial("x"),
+                                                                              s.on_result("x", float(b), float(v)))[1]
+        assert "diverged" not in dec.reason
+
+
+def test_state_round_trip_gives_identical_decisions():
+    rng = np.random.default_rng(6)
+    curves = [synthetic_curve(rng, T)[1] for _ in range(8)]
+    a = create("lce", min_budget=1, max_budget=T, seed=3)
+    for i, c in enumerate(curves[:5]):
+        _run_trial(a, str(i), c)
+    a.add_trial("5")
+    for b, v in zip(BUDGETS[:10], curves[5][:10]):
+        a.on_result("5", float(b), float(v))
+    state = json.loads(json.dumps(a.state_dict(), allow_nan=False))
+    b_ = create("lce", min_budget=1, max_budget=T, seed=99)
+    b_.load_state_dict(state)
+    assert b_.pits == a.pits and b_.incumbent() == a.incumbent()
+    for s in (a, b_):
+        s.log = [s.on_result("5", float(b), float(v)) for b, v in zip(BUDGETS[10:], curves[5][10:])
+                 if s.trial_status("5")["status"] == "running"]
+        s.log += [_run_trial(s, str(i), c) for i, c in zip((6, 7), curves[6:])]
+    assert a.log == b_.log
+
+
+def test_options_are_validated_with_clear_messages():
+    with pytest.raises(SchedulerError, match="threshold"):
+        create("lce", max_budget=10, threshold=0.7)
+    with pytest.raises(SchedulerError, match="min_points"):
+        create("lce", max_budget=10, min_points=2)
+    with pytest.raises(SchedulerError, match="min_completed"):
+        create("lce", max_budget=10, min_completed=0)
+    s = create("lce", max_budget=10)
+    s.add_trial("a")
+    with pytest.raises(SchedulerError, match="at least"):
+        s.predict("a")
+
+
+def test_long_curves_are_thinned_and_decisions_stay_cheap():
+    """Median decision latency on 50-point curves well under the 50 ms budget (smoke check)."""
+    s = _with_incumbents(5.0)  # a bad incumbent: every result is fitted and the trial continues
+    rng = np.random.default_rng(8)
+    times = []
+    for i in range(3):
+        _, y, _ = synthetic_curve(rng, T)
+        s.add_trial(f"x{i}")
+        for b, v in zip(BUDGETS, y):
+            t0 = time.perf_counter()
+            s.on_result(f"x{i}", float(b), float(v))
+            times.append(time.perf_counter() - t0)
+    assert np.median(times) < 0.05
+    assert len(s.last_prediction) == 3
+    long = create("lce", min_budget=1, max_budget=1000, max_points=60)
+    long.add_trial("L")
+    for b in range(1, 400):
+        long.results = long.on_result("L", b, 1.0 + b ** -0.5)
+    assert len(long._curve(long.trials["L"])[0]) == 60

@@ -58,25 +58,39 @@ def test_strategy_parameters_follow_the_tutorial(n):
         assert 1 - p.c_1 - p.c_mu * p.weights.sum() <= 1 + 1e-12
 
 
-def test_reflect_maps_the_line_onto_the_unit_interval_periodically():
-    x = np.linspace(-7, 7, 1001)
-    t = core.reflect(x)
-    assert np.all((0 <= t) & (t <= 1))
-    np.testing.assert_allclose(core.reflect(x + 2), t, atol=1e-12)
-    np.testing.assert_allclose(core.reflect(-x), t, atol=1e-12)  # mirror at 0
-    np.testing.assert_allclose(core.reflect(np.array([0.25, 1.25, -0.25])), [0.25, 0.75, 0.25])
+def test_repair_projects_and_uses_the_projected_point():
+    rng = np.random.default_rng(0)
+    state = core.new_state(np.array([0.5, 0.9, 0.1]), 0.2)
+    L = np.array([[1.0, 0, 0], [0.99, 0.1, 0], [0.3, 0.2, 0.5]])
+    state.C = L @ L.T  # strongly correlated
+    assert core._decompose(state)
+    inside = np.array([0.4, 0.8, 0.3])
+    u, y = core.repair(state, inside)
+    assert np.array_equal(u, inside) and np.allclose(state.point(y), inside)
+    limit = math.sqrt(3) + 2 * 3 / 5
+    for _ in range(200):
+        x = state.point(core.sample_y(state, rng) * 3)
+        u, y = core.repair(state, x)
+        assert np.all((0 <= u) & (u <= 1)) and np.array_equal(u, np.clip(x, 0, 1))
+        if np.array_equal(u, x):
+            continue
+        assert np.linalg.norm(np.linalg.solve(np.linalg.cholesky(state.C), y)) <= limit + 1e-9
+        # the step points from the mean towards the projected point
+        d = u - state.mean
+        assert np.allclose(np.cross(state.point(y) - state.mean, d), 0, atol=1e-12)
 
 
 def test_margin_keeps_the_probability_of_leaving_the_cell():
     bounds = np.arange(1, 5) / 5  # five equal cells
-    state = core.new_state(np.array([0.3, -0.05, 1.7]), 1e-4)  # a middle cell, a mirrored edge cell ...
+    state = core.new_state(np.array([0.3, 0.05, 0.97]), 1e-4)  # a middle cell and the two edge cells
     alpha = 0.05
     core.margin_scale(state, [bounds, bounds, bounds], alpha)
     sd = state.sigma * state.A * np.sqrt(np.diag(state.C))
     cdf = NormalDist().cdf
-    for m, s, (lo, hi) in zip(state.mean, sd, [(0.2, 0.4), (-0.2, 0.2), (1.6, 1.8)]):
-        p_low, p_up = cdf((lo - m) / s), 1 - cdf((hi - m) / s)
-        assert min(p_low, p_up) >= alpha / 2 - 1e-9
+    p_low, p_up = cdf((0.2 - 0.3) / sd[0]), 1 - cdf((0.4 - 0.3) / sd[0])
+    assert min(p_low, p_up) >= alpha / 2 - 1e-9
+    assert 1 - cdf((0.2 - 0.05) / sd[1]) >= alpha - 1e-9  # only one threshold: alpha across it
+    assert cdf((0.8 - 0.97) / sd[2]) >= alpha - 1e-9
     assert np.all(state.A > 1)
     wide = core.new_state(np.array([0.3]), 0.5)  # the margin is inactive for a wide distribution
     core.margin_scale(wide, [bounds], alpha)
@@ -122,10 +136,20 @@ def test_one_dimensional_space_converges():
     assert s._params.lam == 4  # 4 + floor(3 ln 1)
 
 
-def test_optimum_on_the_bound_is_reached():
-    s = create("cmaes", box(2), seed=3)
-    values = minimize(s, lambda c: c["x0"] + (c["x1"] - 1.0) ** 2, 400)
-    assert min(values) < 1e-5
+def test_optimum_on_the_bound_is_reached_exactly_and_the_mean_stays_in_the_box():
+    def f(c: dict) -> float:
+        return c["x0"] + (c["x1"] - 1.0) ** 2 + (c["x2"] - 0.02) ** 2
+
+    s = create("cmaes", box(3), seed=3)
+    configs = []
+    for _ in range(400):
+        sug = s.ask()
+        configs.append(sug.config)
+        s.tell(sug.id, f(sug.config))
+    best = min(configs, key=f)
+    assert best["x0"] == 0.0 and best["x1"] == 1.0  # on the bounds exactly
+    assert f(best) < 1e-4
+    assert np.all((0 <= s._state.mean) & (s._state.mean <= 1))
 
 
 def test_log_scaled_parameter_is_searched_in_log_space():

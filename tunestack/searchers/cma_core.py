@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["CMAParams", "CMAState", "History", "Tolerances", "default_popsize", "make_params", "new_state",
-           "sample_y", "update", "record", "restart_reason", "reflect", "recentre", "margin_scale",
+           "sample_y", "update", "record", "restart_reason", "repair", "margin_scale",
            "FLAT_LIMIT"]
 
 _EIG_FLOOR = 1e-20  # smallest eigenvalue of C kept after a decomposition (relative to the largest)
@@ -256,54 +256,46 @@ def _stagnated(hist: History, p: CMAParams) -> bool:
 
 
 # ---- box [0, 1]^n and integer coordinates -------------------------------------------------------------
-def reflect(x: np.ndarray) -> np.ndarray:
-    """The periodic mirror T of R onto [0, 1] (period 2): T(x) = x on [0, 1], 2 - x on [1, 2].
+def repair(state: CMAState, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the projection of x onto [0, 1]^n, the step y' that the update uses for it).
 
-    Candidates are evaluated at T(x) while the update uses the untransformed x, so the steps stay exactly
-    Gaussian; f(T(x)) is continuous and has the same minimum as f (the idea of pycma's BoundTransform,
-    without its quadratic smoothing near the bounds).
+    Lamarckian repair: the evaluated point is the point CMA-ES learns from, y' = (P(x) - m) / (sigma A).
+    Since m stays in the box (a convex combination of repaired points), |y'_i| <= |y_i|; a coordinate-wise
+    shorter step can still be long in the metric of C, so y' is length-clipped to
+    ||C^(-1/2) y'|| <= sqrt(n) + 2n / (n + 2), as for injected solutions (Hansen 2011, arXiv:1110.4181).
     """
-    t = np.mod(x, 2.0)
-    return np.where(t <= 1.0, t, 2.0 - t)
-
-
-def recentre(state: CMAState) -> None:
-    """Shift the mean by whole periods of T into [-1, 1]; nothing the search sees changes."""
-    state.mean = state.mean - 2.0 * np.round(state.mean / 2.0)
+    u = np.clip(x, 0.0, 1.0)
+    y = (u - state.mean) / (state.sigma * state.A)
+    if np.array_equal(u, x):
+        return u, y
+    n = state.n
+    norm = float(np.linalg.norm((state.B.T @ y) / state.D))
+    limit = math.sqrt(n) + 2 * n / (n + 2)
+    return u, (y * (limit / norm) if norm > limit else y)
 
 
 def margin_scale(state: CMAState, cells: list[np.ndarray | None], alpha: float) -> None:
     """Set the margin scaling A of the integer coordinates (Hamano et al., GECCO 2022, Sec. 4).
 
     ``cells[i]`` holds the sorted thresholds in [0, 1] between the integer values of coordinate i
-    (``None``: continuous).  Under T every cell has a threshold on both sides of the mean (the edge
-    cells [0, b] and [b', 1] mirror into [-b, b] and [b', 2 - b']), so the margin only ever widens the
-    marginal N(m_i, (sigma A_i)^2 C_ii) until each side keeps a probability of at least alpha / 2 of
-    leaving the mean's cell; the mean is never moved.  A_i = 1 where the bound is not active.
+    (``None``: continuous).  The marginal N(m_i, (sigma A_i)^2 C_ii) is widened until the probability of
+    leaving the mean's cell is at least alpha: alpha / 2 across each threshold of an interior cell, alpha
+    across the single threshold of an edge cell (samples beyond the box are projected back into the edge
+    cell).  The paper moves the mean for edge cells instead; widening keeps the mean where the update put
+    it and gives the same lower bound.  A_i = 1 where the bound is not active.
     """
-    z = _normal_quantile(1 - alpha / 2)
     sd = state.sigma * np.sqrt(np.diag(state.C))
     A = np.ones(state.n)
     for i, bounds in enumerate(cells):
-        if bounds is None or bounds.size == 0:
+        if bounds is None or bounds.size == 0 or sd[i] <= 0:
             continue
-        lo, hi = _cell_around(float(state.mean[i]), bounds)
-        need = max(state.mean[i] - lo, hi - state.mean[i]) / z
-        A[i] = max(1.0, need / sd[i]) if sd[i] > 0 else 1.0
+        m = float(state.mean[i])
+        k = int(np.searchsorted(bounds, m, side="right"))
+        gaps = [m - float(bounds[k - 1])] if k > 0 else []
+        gaps += [float(bounds[k]) - m] if k < bounds.size else []
+        z = _normal_quantile(1 - alpha / len(gaps))
+        A[i] = max(1.0, max(gaps) / z / sd[i])
     state.A = A
-
-
-def _cell_around(m: float, bounds: np.ndarray) -> tuple[float, float]:
-    """The thresholds, in raw coordinates, of the cell of T(m)."""
-    period = 2.0 * math.floor(m / 2.0)
-    t = m - period
-    u = t if t <= 1.0 else 2.0 - t
-    k = int(np.searchsorted(bounds, u, side="right"))
-    lo = float(bounds[k - 1]) if k > 0 else -float(bounds[0])
-    hi = float(bounds[k]) if k < bounds.size else 2.0 - float(bounds[-1])
-    if t <= 1.0:
-        return period + lo, period + hi
-    return period + 2.0 - hi, period + 2.0 - lo
 
 
 def _normal_quantile(q: float) -> float:

@@ -2,8 +2,10 @@
 
 * The (mu/mu_w, lambda)-CMA-ES of Hansen (2016) runs in the encoding's unit cube (log scales come free);
   the numerics live in :mod:`tunestack.searchers.cma_core`.
-* Bounds: a candidate x is evaluated at its periodic mirror T(x) in [0, 1]^n while the update uses x
-  itself, so steps stay Gaussian and sigma/C adaptation is unbiased (``cma_core.reflect``).
+* Bounds: a candidate x is projected onto [0, 1]^n and the projected point is both evaluated and used
+  in the update (Lamarckian repair, ``cma_core.repair``): bound optima are hit exactly and the mean stays
+  in the box.  See ``benchmarks/cmaes/results/bounds.md`` for the comparison with mirroring,
+  pycma-like transforms and resampling that chose it.
 * Integer, ordinal and quantized parameters: CMA-ES with Margin (Hamano et al., GECCO 2022) keeps the
   probability of leaving the mean's integer cell at least alpha = 1 / (n lambda).
 * IPOP restarts (Auger & Hansen, CEC 2005): on flat fitness, tolx, tolfun, stagnation, an ill
@@ -92,10 +94,10 @@ class CMAESSearcher(Searcher):
             raise SpaceError(f"searcher 'cmaes' (CMA-ES) does not support conditional spaces (conditions "
                              f"{conds}); use 'tpe', 'rfbo' or 'random' for this space")
 
-    def _vector(self, x: np.ndarray) -> np.ndarray:
-        """The normalized space vector that the raw CMA point x decodes to."""
+    def _vector(self, u: np.ndarray) -> np.ndarray:
+        """The normalized space vector of a point u of the CMA coordinates' unit cube."""
         vec = self._base_vector.copy()
-        vec[self._dims] = core.reflect(x)
+        vec[self._dims] = u
         return self.space.normalize(vec)
 
     # ---- ask ---------------------------------------------------------------------------------------
@@ -104,8 +106,8 @@ class CMAESSearcher(Searcher):
             self._start_run(self._initial_mean())
         for _ in range(self.max_resample):
             state = self._state
-            y = core.sample_y(state, self.rng)
-            vec = self._vector(state.point(y))
+            u, y = core.repair(state, state.point(core.sample_y(state, self.rng)))
+            vec = self._vector(u)
             key = _key(vec)
             if self.space.has_forbidden and self.space.is_forbidden(self.space.decode_flat(vec)):
                 self._add_done(None, y, None)  # infeasible: ranked with the failures
@@ -172,7 +174,6 @@ class CMAESSearcher(Searcher):
         if reason is not None:
             self._restart(reason)
             return
-        core.recentre(state)
         core.margin_scale(state, self._cells, self._alpha())
 
     # ---- runs and restarts -------------------------------------------------------------------------

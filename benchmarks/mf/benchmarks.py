@@ -10,7 +10,9 @@ regret = value - bench.optimum
 ``objective(config, budget) -> (value, cost_seconds)`` follows the simulator's convention
 (``tunestack.platform.simulator``): the value observed at ``budget`` (rounded up to a whole epoch or
 boosting iteration) and the cost of training from scratch to it, the sum of the per-step seconds up to
-that budget.  Values are minimized (validation error).
+that budget.  Values are minimized (validation error).  ``cost="cpu_seconds"`` (default) counts the CPU
+time of the one training thread, ``cost="seconds"`` the measured wall time, which the shared machine's
+load inflated 1-5x at random (see README.md).
 
 * ``mode="tabular"``: only configurations of the table can be evaluated (``sample_configs`` draws them,
   ``configs`` lists them); the values and costs are the measured ones, exactly.
@@ -90,8 +92,9 @@ def _fit_surrogate(name: str, metric: str, cost: str, seed: int, settings: Surro
 class MFBenchmark:
     """One learning-curve benchmark (see the module docstring)."""
 
-    def __init__(self, name: str, mode: str = "surrogate", metric: str | None = None, cost: str = "seconds",
-                 seed: int = 0, noise: bool = False, settings: SurrogateSettings | None = None):
+    def __init__(self, name: str, mode: str = "surrogate", metric: str | None = None,
+                 cost: str = "cpu_seconds", seed: int = 0, noise: bool = False,
+                 settings: SurrogateSettings | None = None):
         if name not in _SPECS:
             raise BenchmarkError(f"unknown benchmark {name!r}; choose one of {list(NAMES)}")
         spec = _SPECS[name]

@@ -29,10 +29,10 @@ FORMAT_VERSION = 1
 
 
 def round_sig(values: Iterable[float], digits: int = 4) -> list[float | None]:
-    """Values rounded to ``digits`` significant digits; nan/inf become ``None`` (JSON ``null``)."""
+    """Values rounded to ``digits`` significant digits; nan/inf/None become ``None`` (JSON ``null``)."""
     out: list[float | None] = []
     for v in values:
-        v = float(v)
+        v = math.nan if v is None else float(v)
         if not math.isfinite(v):
             out.append(None)
         elif v == 0.0:
@@ -68,11 +68,22 @@ class WorkLog:
 
     def append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, allow_nan=False)
+        line = json.dumps(_finite_or_null(record), allow_nan=False)
         with self.path.open("a") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def _finite_or_null(obj: Any) -> Any:
+    """nan/inf floats (a diverged training loss) as ``None``, so the log stays strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
 
 
 @dataclass

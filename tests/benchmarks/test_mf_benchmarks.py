@@ -10,6 +10,7 @@ from benchmarks.mf import generate_gbm, generate_mlp_digits
 from benchmarks.mf.benchmarks import BenchmarkError, MFBenchmark, load
 from benchmarks.mf.surrogate import CurveSurrogate, SurrogateSettings
 from benchmarks.mf.table import WorkLog, load_table, pack, round_sig
+from tunestack.space import SearchSpace
 
 # name -> (min configs, min budgets, conditional child, parent, parent values that activate the child)
 SHAPES = {
@@ -182,14 +183,12 @@ def test_noisy_mode_is_reproducible_per_seed(name: str, sur: MFBenchmark) -> Non
 # ---- storage and generators ------------------------------------------------------------------------
 def test_pack_and_load_round_trip(tmp_path) -> None:
     log = WorkLog(tmp_path / "w.jsonl")
-    log.append({"index": 1, "seed": 11, "config": {"a": 0.5}, "m": [0.123456, 1.0]})
+    log.append({"index": 1, "seed": 11, "config": {"a": 0.5}, "m": [0.123456, float("nan")]})  # diverged
     log.append({"index": 0, "seed": 10, "config": {"a": 0.25}, "m": [0.5, 0.25]})
     with (tmp_path / "w.jsonl").open("a") as f:
         f.write('{"index": 2, "se')  # a line cut short by a kill
     assert log.done() == {0, 1}
-    recs = log.records()
-    recs[0]["m"][1] = float("nan")
-    out = pack("toy", recs, ["m"], [1, 2], {"x": 1}, tmp_path / "toy.json.gz")
+    out = pack("toy", log.records(), ["m"], [1, 2], {"x": 1}, tmp_path / "toy.json.gz")
     t = load_table(out)
     assert t.configs == [{"a": 0.25}, {"a": 0.5}] and t.meta["seeds"] == [10, 11]
     np.testing.assert_array_equal(t.metrics["m"], [[0.5, 0.25], [0.1235, np.nan]])
@@ -197,7 +196,9 @@ def test_pack_and_load_round_trip(tmp_path) -> None:
 
 
 def test_gbm_generator_records_a_curve() -> None:
-    config = dict(generate_gbm.design(4)[1])
+    config = {"learning_rate": 0.1, "max_features": 0.3, "min_samples_leaf": 8, "subsample": 0.5,
+              "tree_shape": "depth", "max_depth": 1}
+    SearchSpace.from_configspace(generate_gbm.config_space()).validate(config)  # a config of the space
     data = generate_gbm.load_data()
     curves = generate_gbm.fit_curve(config, 0, data)
     assert set(curves) == set(generate_gbm.METRICS)
@@ -205,6 +206,7 @@ def test_gbm_generator_records_a_curve() -> None:
     assert all(s > 0 for s in curves["seconds"])
 
 
+@pytest.mark.slow  # importing torch takes seconds (tens on a loaded machine)
 def test_mlp_generator_records_a_curve() -> None:
     pytest.importorskip("torch")
     config = {**generate_mlp_digits.design(2)[0], "width": 16, "batch_size": 128}

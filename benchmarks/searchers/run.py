@@ -181,24 +181,31 @@ def _problem(name: str) -> Problem:
 
 def make_tasks(problems: dict[str, Problem], optimizers: list[str], seeds: int, evals: int,
                long_evals: int, seeds_for: dict[str, int] | None = None) -> list[Task]:
-    """Every (optimizer, problem, seed) to run.  Order: the cheaper optimizers first (CASH first among
-    them), then SMAC3 seed by seed, so that a run cut short has whole seeds of SMAC3 to report."""
+    """Every (optimizer, problem, seed) to run.  ``seeds_for`` maps an optimizer or a problem name to a
+    smaller number of seeds (the smallest applicable one wins).  Order, so that a run cut short still has
+    whole seeds of everything it reached: first the cheap runs (neither SMAC3 nor CASH) seed by seed,
+    then the expensive ones (SMAC3 anywhere, anything on CASH) seed by seed."""
     tasks = []
     for pname, p in problems.items():
         for o in optimizers:
             if applicable(o, p):
                 n = max(evals, long_evals) if o in CONTINUOUS_ONLY else evals
-                tasks.extend(Task(o, pname, s, n) for s in range((seeds_for or {}).get(o, seeds)))
-    return sorted(tasks, key=lambda t: (t.optimizer == "smac_hpo", t.seed if t.optimizer == "smac_hpo" else 0,
-                                        not t.problem.startswith("cash"), t.optimizer != "rfbo"))
+                k = min([seeds] + [(seeds_for or {})[x] for x in (o, pname) if x in (seeds_for or {})])
+                tasks.extend(Task(o, pname, s, n) for s in range(k))
+
+    def expensive(t: Task) -> bool:
+        return t.optimizer == "smac_hpo" or t.problem.startswith("cash")
+
+    return sorted(tasks, key=lambda t: (expensive(t), t.seed, t.optimizer != "smac_hpo",
+                                        not t.problem.startswith("cash"), t.optimizer, t.problem))
 
 
 def _seeds_for(spec: str) -> dict[str, int]:
     out = {}
     for item in filter(None, spec.split(",")):
         name, _, k = item.partition("=")
-        if name not in OPTIMIZERS or not k.isdigit():
-            raise SystemExit(f"--seeds-for wants OPTIMIZER=N[,...] with OPTIMIZER in {list(OPTIMIZERS)}, got {item!r}")
+        if not k.isdigit():
+            raise SystemExit(f"--seeds-for wants NAME=N[,...] (NAME an optimizer or a problem), got {item!r}")
         out[name] = int(k)
     return out
 
@@ -261,7 +268,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--optimizers", default="all", help=f"comma-separated, from {','.join(OPTIMIZERS)}")
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     ap.add_argument("--seeds-for", default="", metavar="OPT=N,...",
-                    help="a different number of seeds for some optimizers (e.g. smac_hpo=5); reported as such")
+                    help="fewer seeds for some optimizers or problems (e.g. smac_hpo=5,cash_digits=5); the "
+                         "smallest that applies to a run wins; reported as such")
     ap.add_argument("--evals", type=int, default=100, help="evaluations per run (default 100)")
     ap.add_argument("--long-evals", type=int, default=500,
                     help="evaluations of cmaes / cma runs on continuous problems (default 500)")
@@ -289,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipping {o}: {why}", flush=True)
     problems = {n: every[n] for n in names}
     seeds_for = _seeds_for(args.seeds_for)
+    strange = [k for k in seeds_for if k not in OPTIMIZERS and k not in every]
+    if strange:
+        raise SystemExit(f"--seeds-for: {strange} is neither an optimizer nor a problem")
     tasks = make_tasks(problems, optimizers, args.seeds, args.evals, args.long_evals, seeds_for)
     t0 = time.perf_counter()
     runs, failed = execute(tasks, fingerprints(optimizers), args.jobs)

@@ -18,6 +18,7 @@ _LAZY = {
     "report": "tunestack.platform.session",
     "load_checkpoint": "tunestack.platform.session",
     "TuneResult": "tunestack.platform.runner",
+    "TuneError": "tunestack.platform.runner",
     "resume": "tunestack.platform.runner",
     "simulate": "tunestack.platform.simulator",
 }

@@ -1,0 +1,217 @@
+"""End to end on a real local Ray and a real MLflow store: decorator, runner, tracking, bad input."""
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+from ray import tune
+
+import tunestack as ts
+from tests.platform.helpers import runs_of
+from tunestack.space import SpaceError
+
+pytestmark = pytest.mark.ray
+
+SPACE = {"x": tune.uniform(-1.0, 1.0), "opt": {"kind": tune.choice(["a", "b"]), "epochs": 3}}
+
+
+@ts.tunable(space=SPACE, metric="loss", mode="min")
+def quadratic(config):
+    start = 0
+    ckpt = ts.load_checkpoint()
+    if ckpt is not None:
+        start = ckpt["epoch"] + 1
+    for epoch in range(start, config["opt"]["epochs"]):
+        loss = config["x"] ** 2 + (0.5 if config["opt"]["kind"] == "b" else 0.0) + 1.0 / (epoch + 1)
+        ts.report(loss=loss, acc=1.0 - loss / 3, checkpoint={"epoch": epoch})
+
+
+def test_plain_call_still_runs():
+    assert quadratic({"x": 0.5, "opt": {"kind": "a", "epochs": 2}}) is None
+    assert [r["loss"] for r in quadratic.last_reports] == pytest.approx([1.25, 0.75])
+    assert ts.load_checkpoint() is None
+    quadratic()  # the space's default configuration
+    assert len(quadratic.last_reports) == 3
+
+
+def test_tune_tracks_every_trial_in_mlflow(ray_local, mlflow_uri, tmp_path):
+    result = quadratic.tune(searcher="random", num_samples=6, seed=0, name="e2e",
+                            storage_path=str(tmp_path), tracking_uri=mlflow_uri, verbose=0)
+    table = result.table
+    assert len(table) == 6 and set(table["status"]) == {"completed"}
+    assert (table["budget"] == 3).all()
+    assert result.best_value == pytest.approx(table["value"].min())
+    best_row = table.loc[table["value"].idxmin()]
+    assert result.best_config["x"] == pytest.approx(best_row["config/x"])
+    assert result.best_config["opt"]["epochs"] == 3  # constants restored, nested
+    # the value is the final reported one: x^2 + kind + 1/3
+    x, kind = result.best_config["x"], result.best_config["opt"]["kind"]
+    assert result.best_value == pytest.approx(x ** 2 + (0.5 if kind == "b" else 0) + 1 / 3)
+    # the searcher received every result
+    assert sum(1 for r in result.coordinator.searcher.trials.values() if r.results) == 6
+
+    client, parent, children = runs_of(mlflow_uri, "e2e")
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["searcher"] == "random" and parent.data.params["metric"] == "loss"
+    assert len(children) == 6
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert set(child.data.params) >= {"x", "opt/kind", "opt/epochs"}
+        hist = client.get_metric_history(child.info.run_id, "loss")
+        assert [m.step for m in sorted(hist, key=lambda m: m.step)] == [1, 2, 3]
+        assert child.data.tags["tunestack.status"] == "completed"
+        assert child.data.metrics["budget_reached"] == 3
+    best_hist = client.get_metric_history(parent.info.run_id, "best_value")
+    assert len(best_hist) == 6
+    assert min(m.value for m in best_hist) == pytest.approx(result.best_value)
+    assert [m.value for m in sorted(best_hist, key=lambda m: m.step)] == sorted(
+        [m.value for m in best_hist], reverse=True)  # best so far never gets worse
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"space.json", "best_config.json", "results.csv", "best_value.png"} <= artifacts
+    assert "best_checkpoint" in artifacts
+    assert result.tracking_uri == mlflow_uri
+
+
+def test_trial_errors_nan_and_wrong_metric_are_kept_apart(ray_local, mlflow_uri, tmp_path):
+    @ts.tunable(space={"x": tune.uniform(-1, 1)}, metric="loss")
+    def flaky(config):
+        x = config["x"]
+        if x > 0.4:
+            raise ValueError(f"x too large: {x:.2f}")
+        if x < -0.6:
+            ts.report(loss=float("nan"))
+            return
+        if -0.6 <= x < -0.3:
+            ts.report(lss=1.0)  # a typo in the metric name
+        ts.report(loss=x ** 2)
+
+    result = flaky.tune(searcher="random", num_samples=16, seed=3, name="bad-input",
+                        storage_path=str(tmp_path), tracking_uri=mlflow_uri, verbose=0)
+    t = result.table
+    xs = t["config/x"]
+    ok = t[(xs >= -0.3) & (xs <= 0.4)]
+    assert len(ok) > 0 and (ok["status"] == "completed").all()
+    raised = t[xs > 0.4]
+    assert len(raised) > 0 and raised["status"].str.startswith("failed").all()
+    assert raised["error"].str.contains("ValueError: x too large").all()
+    typo = t[(xs >= -0.6) & (xs < -0.3)]
+    assert len(typo) > 0
+    assert typo["error"].str.contains("MetricError: report\\(\\) got metrics \\['lss'\\]").all()
+    nan = t[xs < -0.6]
+    assert len(nan) > 0 and nan["status"].str.startswith("failed").all()
+    assert result.best_value == pytest.approx(ok["value"].min())
+    # failures reach the searcher as failures, not as values
+    failed_in_searcher = [r for r in result.coordinator.searcher.trials.values() if r.failed]
+    assert len(failed_in_searcher) == len(t) - len(ok)
+    client, parent, children = runs_of(mlflow_uri, "bad-input")
+    statuses = {c.data.tags["tunestack.trial_id"]: c.info.status for c in children}
+    assert len(children) == 16
+    for _, row in t.iterrows():
+        assert statuses[row["trial_id"]] == ("FINISHED" if row["status"] == "completed" else "FAILED")
+    reasons = [c.data.tags.get("tunestack.reason", "") for c in children]
+    assert any("ValueError: x too large" in r for r in reasons)
+
+
+def test_function_returning_its_value(ray_local, tmp_path):
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="score", mode="max")
+    def score(config):
+        return 1 - (config["x"] - 0.7) ** 2
+
+    result = score.tune(num_samples=5, seed=1, storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert result.best_value == pytest.approx(result.table["value"].max())
+    assert (result.table["status"] == "completed").all()
+
+
+def test_unsupported_space_is_refused_at_decoration():
+    with pytest.raises(SpaceError, match="'b'.*sample_from"):
+        ts.tunable(space={"a": tune.uniform(0, 1), "b": tune.sample_from(lambda s: 1)}, metric="m")(
+            lambda c: None)
+
+
+def test_bad_options_are_refused_before_ray_starts(tmp_path):
+    with pytest.raises(ts.TuneError, match="num_samples"):
+        quadratic.tune(num_samples=0, storage_path=str(tmp_path), tracking=False)
+    from tunestack.searchers import SearcherError
+
+    with pytest.raises(SearcherError, match="unknown searcher 'nope'"):
+        quadratic.tune(searcher="nope", storage_path=str(tmp_path), tracking=False)
+
+
+def test_unreachable_tracking_server_falls_back_and_keeps_everything(ray_local, tmp_path):
+    result = quadratic.tune(num_samples=3, seed=0, name="unreachable", storage_path=str(tmp_path),
+                            tracking_uri="http://127.0.0.1:9", verbose=0)
+    assert len(result.table) == 3 and (result.table["status"] == "completed").all()
+    assert any("not reachable" in w for w in result.warnings)
+    fallback = f"sqlite:///{os.path.join(result.path, 'mlflow.db')}"
+    assert result.tracking_uri == fallback
+    _, parent, children = runs_of(fallback, "unreachable")
+    assert len(children) == 3
+
+
+def _barrier_job(barrier, n: int):
+    """Trials that each wait until ``n`` trials have started: they pass only if n run at once."""
+
+    @ts.tunable(space={"x": tune.uniform(0, 1), "barrier": str(barrier), "n": n}, metric="t")
+    def gpu_job(config):
+        import pathlib
+        import time
+
+        dev = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
+        (pathlib.Path(config["barrier"]) / f"{os.getpid()}-{time.time()}").write_text(dev)
+        deadline = time.time() + 120
+        while len(list(pathlib.Path(config["barrier"]).iterdir())) < config["n"]:
+            if time.time() > deadline:
+                raise TimeoutError("the GPU trials did not all run at the same time")
+            time.sleep(0.05)
+        ts.report(t=1.0)
+
+    return gpu_job
+
+
+def test_gpu_trials_get_their_own_device(ray_local, tmp_path):
+    barrier = tmp_path / "four"
+    barrier.mkdir()
+    result = _barrier_job(barrier, 4).tune(num_samples=4, resources={"cpu": 1, "gpu": 1}, seed=0,
+                                           storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert (result.table["status"] == "completed").all(), result.table.get("error")
+    assert sorted(p.read_text() for p in barrier.iterdir()) == ["0", "1", "2", "3"]
+
+
+def test_fractional_gpus_share_a_device(ray_local, tmp_path):
+    barrier = tmp_path / "two"
+    barrier.mkdir()
+    result = _barrier_job(barrier, 2).tune(num_samples=2, resources={"cpu": 1, "gpu": 0.5}, seed=1,
+                                           storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert (result.table["status"] == "completed").all(), result.table.get("error")
+    devs = [p.read_text() for p in barrier.iterdir()]
+    assert len(devs) == 2 and devs[0] == devs[1] and devs[0] in {"0", "1", "2", "3"}
+
+
+def _reported(job_dir: str) -> list[dict]:
+    import json
+
+    out = []
+    for d in os.listdir(job_dir):
+        path = os.path.join(job_dir, d, "result.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                out.extend(json.loads(line) for line in f if line.strip())
+    return out
+
+
+def test_max_concurrent_is_respected(ray_local, tmp_path):
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="t")
+    def slow(config):
+        import time
+
+        start = time.time()
+        time.sleep(0.5)
+        ts.report(t=start, end=time.time())
+
+    result = slow.tune(num_samples=4, max_concurrent=1, storage_path=str(tmp_path), tracking=False,
+                       verbose=0, seed=0)
+    spans = sorted((r["t"], r["end"]) for r in _reported(result.path))
+    assert len(spans) == 4
+    assert all(a[1] <= b[0] + 0.05 for a, b in zip(spans, spans[1:])), "trials overlapped"
+    assert not math.isnan(result.best_value)

@@ -1,0 +1,96 @@
+"""Ray start-up, resources and concurrency: a local Ray, or joining a running cluster."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from typing import Any, Iterator, Mapping
+
+__all__ = ["ensure_ray", "trial_resources", "default_concurrency", "quiet_ray", "pending_trials"]
+
+
+def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
+    """Use the running Ray, join ``address`` ("auto" or "ray://host:10001"), or start a local one."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+    kwargs.update(init_kwargs)
+    if address:
+        try:
+            ray.init(address=address, **kwargs)
+        except ConnectionError as e:
+            raise ConnectionError(f"could not join the Ray cluster at {address!r}: {e}. Start it with "
+                                  "`ray start --head` on the head node, or leave address= unset to run "
+                                  "locally.") from None
+        return
+    ray.init(**kwargs)
+
+
+def trial_resources(resources: Mapping[str, Any]) -> dict[str, float]:
+    """Ray's resource dict for one trial from ``{"cpu": 2, "gpu": 0.5, "custom": {...}}``."""
+    out: dict[str, float] = {"cpu": float(resources.get("cpu", 1))}
+    gpu = float(resources.get("gpu", 0) or 0)
+    if gpu < 0 or (gpu > 1 and gpu != int(gpu)):
+        raise ValueError(f"resources['gpu'] must be a fraction in (0, 1] or a whole number, got {gpu}")
+    if gpu:
+        out["gpu"] = gpu
+    if resources.get("memory"):
+        out["memory"] = float(resources["memory"])
+    out.update({k: float(v) for k, v in dict(resources.get("custom") or {}).items()})
+    return out
+
+
+def default_concurrency(resources: Mapping[str, float]) -> int:
+    """How many trials the cluster's resources can run at once (at least 1)."""
+    import ray
+
+    total = ray.cluster_resources()
+    limits = []
+    for key, ray_key in (("cpu", "CPU"), ("gpu", "GPU")):
+        need = resources.get(key, 0)
+        if need:
+            limits.append(math.floor(total.get(ray_key, 0) / need + 1e-9))
+    for key, need in resources.items():
+        if key not in ("cpu", "gpu", "memory") and need:
+            limits.append(math.floor(total.get(key, 0) / need + 1e-9))
+    return max(1, min(limits) if limits else 1)
+
+
+@contextlib.contextmanager
+def quiet_ray() -> Iterator[None]:
+    """Keep Ray Tune's own progress and error logs off the console while a job runs; tunestack prints
+    its own summary with each failed trial's error."""
+    names = ["ray.tune", "ray.train", "ray.air", "ray.tune.execution.tune_controller"]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    old = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the classic reporter, which verbose=0 silences fully
+    try:
+        yield
+    finally:
+        for lg, lvl in zip(loggers, levels):
+            lg.setLevel(lvl)
+        if old is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = old
+
+
+@contextlib.contextmanager
+def pending_trials(n: int) -> Iterator[None]:
+    """Let Ray create up to ``n`` trials ahead (it allows one for custom searchers by default)."""
+    key = "TUNE_MAX_PENDING_TRIALS_PG"
+    old = os.environ.get(key)
+    os.environ[key] = str(max(1, int(n)))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old

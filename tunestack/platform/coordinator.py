@@ -1,0 +1,227 @@
+"""The bridge between Ray Tune's callbacks and tunestack's pure cores.
+
+One ``Coordinator`` holds the searcher core, the scheduler core (or none), the map from Ray trial ids
+to suggestion ids and what each trial is doing.  The Ray ``Searcher`` and ``TrialScheduler`` adapters
+are thin shells over it, so both see one consistent state, and that state is saved as one JSON
+document (``state_dict``) whenever Ray checkpoints the experiment.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..schedulers import Scheduler
+from ..searchers import Searcher
+
+__all__ = ["Coordinator", "TrialInfo", "FINISHED"]
+
+FINISHED = "FINISHED"  # the value Ray's Searcher.suggest returns when no trial will follow
+RUNNING, PAUSED, DONE = "running", "paused", "done"
+STATE_FORMAT = 1
+
+
+@dataclass
+class TrialInfo:
+    """What the coordinator knows of one Ray trial."""
+
+    sid: str  # the searcher's suggestion id
+    status: str = RUNNING
+    last_value: float | None = None
+    budget: float = 0.0
+    outcome: str = ""  # completed | stopped early | failed | ...
+    told: bool = False  # the searcher has a result of this trial
+    history: list = field(default_factory=list)  # (budget, value) at each milestone
+
+    def to_json(self) -> dict:
+        return {"sid": self.sid, "status": self.status, "last_value": self.last_value,
+                "budget": self.budget, "outcome": self.outcome, "told": self.told,
+                "history": self.history}
+
+
+class Coordinator:
+    """Drives a searcher core and an optional scheduler core from Ray's events."""
+
+    def __init__(self, searcher: Searcher, scheduler: Scheduler | None, metric: str, mode: str,
+                 num_samples: int, max_concurrent: int, budget_attr: str = "training_iteration",
+                 lookahead: int | None = None):
+        self.searcher, self.scheduler = searcher, scheduler
+        self.metric, self.mode = metric, mode
+        self.num_samples, self.max_concurrent = int(num_samples), max(1, int(max_concurrent))
+        # trials created ahead of a free worker, so that Ray starts the next one without a round trip
+        self.lookahead = self.max_concurrent if lookahead is None else max(0, int(lookahead))
+        self.budget_attr = budget_attr
+        self.trials: dict[str, TrialInfo] = {}
+        self.resume_queue: list[str] = []
+        self.finished_order: list[str] = []  # Ray ids in the order they ended (for "best over time")
+
+    # ---- the searcher side -----------------------------------------------------------------
+    @property
+    def n_live(self) -> int:
+        return sum(1 for t in self.trials.values() if t.status == RUNNING) + len(self.resume_queue)
+
+    @property
+    def search_finished(self) -> bool:
+        return len(self.trials) >= self.num_samples
+
+    def suggest(self, ray_id: str) -> dict | str | None:
+        """A new configuration for Ray trial ``ray_id``, ``None`` (not now) or ``FINISHED``."""
+        if self.search_finished:
+            return FINISHED
+        if self.n_live >= self.max_concurrent + self.lookahead:
+            return None
+        if self.scheduler is not None:
+            act = self.scheduler.next_action()
+            if act.kind == "resume":
+                self.resume_queue.append(act.trial_id)
+                return None
+            if act.kind == "wait":
+                return None
+            if act.kind == "done":
+                return FINISHED
+        sug = self.searcher.ask()
+        self.trials[ray_id] = TrialInfo(sug.id)
+        if self.scheduler is not None:
+            self.scheduler.add_trial(ray_id)
+        return sug.config
+
+    def on_result(self, ray_id: str, result: Mapping[str, Any]) -> str:
+        """Record a result; with a scheduler, return its decision (continue | pause | stop)."""
+        info = self.trials.get(ray_id)
+        if info is None:
+            return "continue"
+        value = _finite(result.get(self.metric))
+        budget = float(result.get(self.budget_attr) or 0.0)
+        info.last_value, info.budget = value, max(info.budget, budget)
+        if self.scheduler is None:
+            return "continue"
+        dec = self.scheduler.on_result(ray_id, budget, math.nan if value is None else value)
+        if dec.milestone:
+            self.searcher.tell(info.sid, value, budget=budget)
+            info.told = True
+            info.history.append((budget, value))
+        if dec.predicted is not None:
+            self.searcher.tell(info.sid, dec.predicted, predicted=True)
+            info.told = True
+        if dec.action == "pause":
+            info.status = PAUSED
+        elif dec.action == "stop":
+            info.outcome = dec.reason or "stopped early"
+        return dec.action
+
+    def on_complete(self, ray_id: str, result: Mapping[str, Any] | None, error: bool) -> None:
+        """The trial ended (its function returned, it was stopped, or it raised)."""
+        info = self.trials.get(ray_id)
+        if info is None or info.status == DONE:
+            return
+        if result:
+            v = _finite(result.get(self.metric))
+            if v is not None or self.metric in result:
+                info.last_value = v
+            b = result.get(self.budget_attr)
+            if b is not None:
+                info.budget = max(info.budget, float(b))
+        info.status = DONE
+        if error:
+            info.outcome = "failed"
+        elif info.last_value is None:
+            info.outcome = "failed: the metric is not a finite number"
+        elif not info.outcome:
+            info.outcome = "completed"
+        if self.scheduler is None:
+            self.searcher.tell(info.sid, None if error else info.last_value)
+            info.told = True
+        else:
+            if error:
+                self.scheduler.on_failure(ray_id)
+            else:
+                self.scheduler.on_complete(ray_id)
+            if not info.told:
+                self.searcher.tell(info.sid, None if error else info.last_value,
+                                   budget=info.budget or None)
+                info.told = True
+        if ray_id in self.resume_queue:
+            self.resume_queue.remove(ray_id)
+        self.finished_order.append(ray_id)
+
+    # ---- the scheduler side ---------------------------------------------------------------------
+    def choose(self, ray_status: Mapping[str, str]) -> tuple[str | None, list[str]]:
+        """(Ray id to run next or None, Ray ids of paused trials to stop now).
+
+        ``ray_status`` maps Ray trial ids to Ray's status strings (PENDING, PAUSED, RUNNING, ...).
+        """
+        for rid in list(self.resume_queue):
+            st = ray_status.get(rid)
+            if st in (None, "TERMINATED", "ERROR"):
+                self.resume_queue.remove(rid)
+            elif st == "PAUSED":
+                self.resume_queue.remove(rid)
+                self.trials[rid].status = RUNNING
+                return rid, []
+        for rid, st in ray_status.items():
+            if st == "PENDING":
+                return rid, []
+        if self.scheduler is None or self.n_live >= self.max_concurrent:
+            return None, []
+        act = self.scheduler.next_action()
+        if act.kind == "resume":
+            if ray_status.get(act.trial_id) == "PAUSED":
+                self.trials[act.trial_id].status = RUNNING
+                return act.trial_id, []
+            self.resume_queue.append(act.trial_id)
+            return None, []
+        running = any(st in ("RUNNING", "PENDING") for st in ray_status.values())
+        if (self.search_finished or act.kind == "done") and not running and not self.resume_queue:
+            # nothing can make a paused trial promotable any more: they end where they are
+            paused = [rid for rid, st in ray_status.items() if st == "PAUSED"]
+            for rid in paused:
+                if rid in self.trials:
+                    self.trials[rid].outcome = "stopped early (not promoted)"
+            return None, paused
+        return None, []
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "format": STATE_FORMAT,
+            "searcher": self.searcher.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "trials": {rid: t.to_json() for rid, t in self.trials.items()},
+            "resume_queue": list(self.resume_queue),
+            "finished_order": list(self.finished_order),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"unsupported tunestack job state format {state.get('format')!r}")
+        self.searcher.load_state_dict(state["searcher"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.trials = {}
+        for rid, d in state["trials"].items():
+            self.trials[rid] = TrialInfo(d["sid"], d["status"], d["last_value"], d["budget"], d["outcome"],
+                                         d["told"], [tuple(x) for x in d["history"]])
+        self.resume_queue = list(state["resume_queue"])
+        self.finished_order = list(state["finished_order"])
+
+    # ---- results ------------------------------------------------------------------------------
+    def best(self, max_budget: float | None = None) -> tuple[str, float] | None:
+        """(Ray id, value) of the best final reported value; trials that reached ``max_budget`` first."""
+        sign = 1.0 if self.mode == "min" else -1.0
+        done = [(rid, t) for rid, t in self.trials.items() if t.last_value is not None
+                and not t.outcome.startswith("failed")]
+        if max_budget is not None:
+            full = [(rid, t) for rid, t in done if t.budget >= max_budget]
+            done = full or done
+        if not done:
+            return None
+        rid, t = min(done, key=lambda x: sign * x[1].last_value)
+        return rid, t.last_value
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None

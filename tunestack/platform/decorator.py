@@ -1,0 +1,86 @@
+"""``@tunable``: one decorator turns a training function into a tunable one.
+
+```python
+@ts.tunable(space={"lr": tune.loguniform(1e-4, 1e-1)}, metric="val_loss", mode="min")
+def train(config):
+    ...
+    ts.report(val_loss=...)
+
+result = train.tune(searcher="tpe", scheduler="asha", num_samples=64, max_budget=50)
+train({"lr": 1e-3})        # still runs on its own
+```
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from ..space import SearchSpace
+from .session import TrialSession, trial_session
+
+__all__ = ["tunable", "Tunable"]
+
+
+class Tunable:
+    """A training function with its search space, metric and mode; call it or ``.tune()`` it."""
+
+    def __init__(self, fn: Callable[[dict], Any], space: Any, metric: str, mode: str = "min",
+                 budget: str = "training_iteration", **defaults: Any):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.fn = fn
+        self.space = SearchSpace.create(space)  # a bad space fails here, at decoration time
+        self.metric, self.mode, self.budget = metric, mode, budget
+        self.defaults = defaults
+        self.last_reports: list[dict] = []
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, config: dict | None = None, **kwargs: Any) -> Any:
+        """Run the function on its own: ``ts.report`` records metrics in ``self.last_reports``."""
+        if config is None:
+            config = self.space.default()
+        session = TrialSession(metric=self.metric, in_ray=False)
+        with trial_session(session):
+            out = self.fn(config, **kwargs)
+        self.last_reports = session.history
+        return out
+
+    def tune(self, searcher: str = "random", scheduler: str | None = None, num_samples: int = 20,
+             max_concurrent: int | None = None, resources: dict | None = None, address: str | None = None,
+             name: str | None = None, storage_path: str | None = None, seed: int | None = None,
+             min_budget: float = 1.0, max_budget: float | None = None, eta: float = 3.0,
+             tracking: bool = True, tracking_uri: str | None = None, reuse_actors: bool = True,
+             time_budget_s: float | None = None, searcher_kwargs: dict | None = None,
+             scheduler_kwargs: dict | None = None, resume: bool = False, verbose: int = 1) -> Any:
+        """Tune on Ray; see the README for every option.  Returns a :class:`TuneResult`."""
+        from .runner import JobSpec, run_job
+
+        opts = {**self.defaults}
+        spec = JobSpec(
+            metric=self.metric, mode=self.mode, searcher=searcher, scheduler=scheduler,
+            num_samples=num_samples, max_concurrent=max_concurrent,
+            resources=dict(resources or opts.get("resources") or {"cpu": 1}), name=name,
+            storage_path=storage_path, seed=seed, min_budget=min_budget,
+            max_budget=max_budget if max_budget is not None else opts.get("max_budget"), eta=eta,
+            budget_attr=self.budget, searcher_kwargs=dict(searcher_kwargs or {}),
+            scheduler_kwargs=dict(scheduler_kwargs or {}), tracking=tracking, tracking_uri=tracking_uri,
+            reuse_actors=reuse_actors, time_budget_s=time_budget_s)
+        return run_job(self.fn, self.space, spec, address=address, resume=resume, verbose=verbose)
+
+    def resume(self, path: str, address: str | None = None, verbose: int = 1) -> Any:
+        """Resume a job of this function whose driver was killed; ``path`` is its job directory."""
+        from .runner import resume
+
+        return resume(path, self, address=address, verbose=verbose)
+
+
+def tunable(space: Any, metric: str, mode: str = "min", budget: str = "training_iteration",
+            **defaults: Any) -> Callable[[Callable[[dict], Any]], Tunable]:
+    """Decorate a training function ``fn(config)`` that calls ``ts.report(metric=...)``.
+
+    ``budget`` names the result field that counts the budget (default: the number of reports).
+    """
+    def wrap(fn: Callable[[dict], Any]) -> Tunable:
+        return Tunable(fn, space, metric, mode, budget, **defaults)
+
+    return wrap

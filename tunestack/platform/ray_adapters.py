@@ -1,0 +1,102 @@
+"""Ray Tune adapters: a ``Searcher`` and a ``TrialScheduler`` over one :class:`Coordinator`.
+
+Ray calls these; they translate to the pure cores.  ``save``/``restore`` write the coordinator's JSON
+state (searcher core, scheduler core, trial map), which is what ``Tuner.restore`` brings back.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.search import Searcher
+
+from .coordinator import FINISHED, Coordinator
+from .tracking import register_live
+
+__all__ = ["RaySearcher", "RayScheduler"]
+
+log = logging.getLogger("tunestack")
+
+
+class RaySearcher(Searcher):
+    """Ray's Searcher interface over a tunestack coordinator.
+
+    The metric is kept to ourselves (``metric`` is ``None`` for Ray), so that a missing metric becomes a
+    clear per-trial error raised by ``ts.report`` instead of Ray aborting the whole experiment.
+    """
+
+    def __init__(self, coordinator: Coordinator, job_id: str):
+        super().__init__(metric=None, mode=None)
+        self.coordinator, self.job_id = coordinator, job_id
+
+    def __setstate__(self, state: dict) -> None:
+        # Tuner.restore unpickles this adapter: the live driver objects find its coordinator by job id
+        self.__dict__.update(state)
+        register_live(self.job_id, coordinator=self.coordinator)
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        out = self.coordinator.suggest(trial_id)
+        return Searcher.FINISHED if out == FINISHED else out
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Results reach the coordinator through the scheduler adapter (or at completion)."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.coordinator.on_complete(trial_id, result, error)
+
+    def save(self, checkpoint_path: str) -> None:
+        tmp = checkpoint_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.coordinator.state_dict(), f, allow_nan=False)
+        os.replace(tmp, checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path) as f:
+            self.coordinator.load_state_dict(json.load(f))
+
+
+class RayScheduler(TrialScheduler):
+    """Ray's TrialScheduler interface over a tunestack coordinator with a scheduler core."""
+
+    _DECISIONS = {"continue": TrialScheduler.CONTINUE, "pause": TrialScheduler.PAUSE,
+                  "stop": TrialScheduler.STOP}
+
+    def __init__(self, coordinator: Coordinator):
+        super().__init__()
+        self.coordinator = coordinator
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return True
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        """Trials are registered with the core when the searcher adapter creates them."""
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        """Handled in the searcher adapter's on_trial_complete(error=True)."""
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        return self._DECISIONS[self.coordinator.on_result(trial.trial_id, result)]
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
+        """Handled in the searcher adapter's on_trial_complete."""
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        """Handled in the searcher adapter's on_trial_complete."""
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        trials = {t.trial_id: t for t in tune_controller.get_trials()}
+        run, stop = self.coordinator.choose({tid: t.status for tid, t in trials.items()})
+        for tid in stop:
+            tune_controller.stop_trial(trials[tid])
+        return trials[run] if run is not None else None
+
+    def debug_string(self) -> str:
+        s = self.coordinator.scheduler
+        return f"Using tunestack scheduler {getattr(s, 'name', 'fifo')!r}."

@@ -1,0 +1,376 @@
+"""The tuning runner: one call from ``fn.tune(...)`` to a finished Ray Tune job tracked in MLflow."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from ..schedulers import Scheduler
+from ..schedulers import create as create_scheduler
+from ..searchers import Searcher
+from ..searchers import create as create_searcher
+from ..space import SearchSpace
+from . import cluster
+from .coordinator import Coordinator
+from .session import MetricError, TrialSession, trial_session
+from .tracking import error_line
+
+__all__ = ["TuneResult", "run_job", "resume", "JobSpec", "TuneError"]
+
+log = logging.getLogger("tunestack")
+JOB_FILE = "tunestack_job.json"
+
+
+class TuneError(RuntimeError):
+    """A tuning job could not be set up or resumed; the message says why."""
+
+
+@dataclass
+class JobSpec:
+    """Everything that defines a tuning job, JSON-serializable (saved in the job directory)."""
+
+    metric: str
+    mode: str = "min"
+    searcher: str = "random"
+    scheduler: str | None = None
+    num_samples: int = 20
+    max_concurrent: int | None = None
+    resources: dict = field(default_factory=lambda: {"cpu": 1})
+    name: str | None = None
+    storage_path: str | None = None
+    seed: int | None = None
+    min_budget: float = 1.0
+    max_budget: float | None = None
+    eta: float = 3.0
+    budget_attr: str = "training_iteration"
+    searcher_kwargs: dict = field(default_factory=dict)
+    scheduler_kwargs: dict = field(default_factory=dict)
+    tracking: bool = True
+    tracking_uri: str | None = None
+    reuse_actors: bool = True
+    time_budget_s: float | None = None
+    job_id: str = ""
+
+    def check(self) -> None:
+        if self.mode not in ("min", "max"):
+            raise TuneError(f"mode must be 'min' or 'max', got {self.mode!r}")
+        if not isinstance(self.metric, str) or not self.metric:
+            raise TuneError("metric must be the name of a metric the function reports, e.g. 'val_loss'")
+        if int(self.num_samples) < 1:
+            raise TuneError(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.max_concurrent is not None and int(self.max_concurrent) < 1:
+            raise TuneError(f"max_concurrent must be >= 1, got {self.max_concurrent}")
+        bad = set(self.resources) - {"cpu", "gpu", "memory", "custom"}
+        if bad:
+            raise TuneError(f"unknown resource keys {sorted(bad)}; use 'cpu', 'gpu', 'memory' or 'custom'")
+
+
+@dataclass
+class TuneResult:
+    """What a tuning job found.  ``table`` has one row per trial."""
+
+    best_config: dict | None
+    best_value: float | None
+    best_trial_id: str | None
+    table: pd.DataFrame
+    path: str
+    metric: str
+    mode: str
+    tracking_uri: str | None = None
+    mlflow_experiment: str | None = None
+    mlflow_run_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    best_checkpoint: str | None = None
+    interrupted: bool = False
+    coordinator: Coordinator | None = field(default=None, repr=False)
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.table["status"].str.startswith("failed").sum()) if len(self.table) else 0
+
+    def __repr__(self) -> str:
+        return (f"TuneResult(best_value={self.best_value!r}, best_config={self.best_config!r}, "
+                f"trials={len(self.table)}, failed={self.n_failed}, path={self.path!r})")
+
+
+# ---- building the pieces --------------------------------------------------------------------------
+def _resolve_algorithms(spec: JobSpec, space: SearchSpace) -> tuple[Searcher, Scheduler | None]:
+    sched_name, searcher_name, searcher_kwargs = spec.scheduler, spec.searcher, dict(spec.searcher_kwargs)
+    try:
+        from ..schedulers.presets import resolve as resolve_preset
+    except ImportError:  # presets not available: plain names only
+        resolve_preset = None
+    if sched_name not in (None, "fifo") and resolve_preset is not None:
+        sched_name, preset_searcher, preset_kwargs = resolve_preset(sched_name, spec.searcher)
+        if preset_searcher is not None:
+            searcher_name = preset_searcher
+            searcher_kwargs = {**preset_kwargs, **searcher_kwargs}
+    searcher = create_searcher(searcher_name, space, mode=spec.mode, seed=spec.seed, **searcher_kwargs)
+    if sched_name in (None, "fifo"):
+        return searcher, None
+    if spec.max_budget is None:
+        raise TuneError(f"scheduler {spec.scheduler!r} needs max_budget= (the budget at which a trial is "
+                        f"complete, e.g. the number of epochs, counted in reports of {spec.budget_attr!r})")
+    scheduler = create_scheduler(sched_name, min_budget=spec.min_budget, max_budget=spec.max_budget,
+                                 eta=spec.eta, mode=spec.mode, seed=spec.seed, **spec.scheduler_kwargs)
+    return searcher, scheduler
+
+
+def make_trainable(fn: Callable[[dict], Any], metric: str) -> Callable[[dict], None]:
+    """Wrap the user's function: a trial session for ``ts.report``, and a returned value as a report."""
+
+    def trainable(config: dict) -> None:
+        from .session import report
+
+        with trial_session(TrialSession(metric=metric)) as session:
+            out = fn(config)
+            if out is not None and session.reports == 0:
+                if isinstance(out, Mapping):
+                    report(**out)
+                else:
+                    report(**{metric: out})
+            if session.reports == 0:
+                raise MetricError(f"the function returned without reporting {metric!r}: call "
+                                  f"ts.report({metric}=...) or return the value")
+
+    trainable.__name__ = getattr(fn, "__name__", "trainable")
+    trainable.__qualname__ = trainable.__name__
+    return trainable
+
+
+def _job_dir(spec: JobSpec, fn: Callable) -> str:
+    storage = os.path.abspath(os.path.expanduser(spec.storage_path or "~/ray_results"))
+    spec.storage_path = storage
+    if not spec.name:
+        spec.name = f"{getattr(fn, '__name__', 'job')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return os.path.join(storage, spec.name)
+
+
+# ---- the job --------------------------------------------------------------------------------------
+def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str | None = None,
+            resume: bool = False, verbose: int = 1) -> TuneResult:
+    """Run (or resume) a tuning job of ``fn`` over ``space`` as described by ``spec``."""
+    from ray import tune
+
+    from .ray_adapters import RayScheduler, RaySearcher
+    from .tracking import TrackingCallback, TrackingClient, register_live
+
+    spec.check()
+    space = SearchSpace.create(space)
+    job_dir = _job_dir(spec, fn)
+    restoring = resume and tune.Tuner.can_restore(job_dir)
+    if resume and not restoring:
+        raise TuneError(f"nothing to resume at {job_dir!r}: no Ray Tune experiment was saved there")
+    if restoring:
+        spec = _load_spec(job_dir, spec)
+    else:
+        spec.job_id = spec.job_id or uuid.uuid4().hex
+    searcher, scheduler = _resolve_algorithms(spec, space)
+
+    tracker = None
+    if spec.tracking:  # start the MLflow writer first: its start-up overlaps Ray's
+        tracker = TrackingClient(experiment=spec.name, job_dir=job_dir, tracking_uri=spec.tracking_uri,
+                                 params=_job_params(spec, space), run_name=spec.name,
+                                 tags={"tunestack.searcher": searcher.name,
+                                       "tunestack.scheduler": getattr(scheduler, "name", "fifo")},
+                                 resume=restoring)
+    cluster.ensure_ray(address)
+    resources = cluster.trial_resources(spec.resources)
+    max_concurrent = spec.max_concurrent or cluster.default_concurrency(resources)
+    # when resources bound the concurrency, trials created ahead wait for a free slot and start at once;
+    # a max_concurrent set by the user below that bound must not be exceeded, so nothing is created ahead
+    coord = Coordinator(searcher, scheduler, spec.metric, spec.mode, spec.num_samples, max_concurrent,
+                        spec.budget_attr, lookahead=0 if spec.max_concurrent else None)
+    register_live(spec.job_id, tracking=tracker, coordinator=coord)
+    if not restoring:
+        os.makedirs(job_dir, exist_ok=True)
+        with open(os.path.join(job_dir, JOB_FILE), "w") as f:
+            json.dump(spec.__dict__, f, indent=1, default=str)
+
+    trainable = tune.with_resources(make_trainable(fn, spec.metric), resources)
+    if restoring:
+        tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,
+                                   resume_errored=False)
+    else:
+        search_alg = RaySearcher(coord, spec.job_id)
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(search_alg=search_alg,
+                                        scheduler=RayScheduler(coord) if scheduler is not None else None,
+                                        num_samples=spec.num_samples, reuse_actors=spec.reuse_actors,
+                                        time_budget_s=spec.time_budget_s),
+            run_config=tune.RunConfig(
+                name=spec.name, storage_path=spec.storage_path, verbose=0,
+                callbacks=[TrackingCallback(spec.job_id, spec.metric)],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
+        )
+    interrupted = False
+    start = time.time()
+    with cluster.quiet_ray(), cluster.pending_trials(max_concurrent + coord.lookahead):
+        try:
+            grid = tuner.fit()
+        except KeyboardInterrupt:
+            interrupted, grid = True, None
+    coord = _live_coordinator(spec.job_id, coord)
+    result = _collect(coord, grid, spec, space, job_dir, interrupted)
+    _finish_tracking(tracker, result, spec, space, job_dir, coord)
+    if verbose:
+        _print_summary(result, time.time() - start)
+    return result
+
+
+def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str | None = None,
+           verbose: int = 1) -> TuneResult:
+    """Resume the job saved at ``path`` (a job directory) after its driver was killed."""
+    path = os.path.abspath(os.path.expanduser(path))
+    spec = _load_spec(path, None)
+    spec.storage_path, spec.name = os.path.dirname(path), os.path.basename(path)
+    if space is None:
+        space = getattr(fn, "space", None)
+        if space is None:
+            raise TuneError("resume() needs the search space (pass space= or a @tunable function)")
+    fn = getattr(fn, "fn", fn)
+    return run_job(fn, space, spec, address=address, resume=True, verbose=verbose)
+
+
+def _load_spec(job_dir: str, given: JobSpec | None) -> JobSpec:
+    path = os.path.join(job_dir, JOB_FILE)
+    if not os.path.exists(path):
+        raise TuneError(f"{job_dir!r} is not a tunestack job directory (no {JOB_FILE})")
+    with open(path) as f:
+        saved = json.load(f)
+    spec = JobSpec(**saved)
+    if given is not None:
+        spec.tracking_uri = given.tracking_uri or spec.tracking_uri
+    return spec
+
+
+def _live_coordinator(job_id: str, fallback: Coordinator) -> Coordinator:
+    from .tracking import live
+
+    return live(job_id, "coordinator") or fallback
+
+
+def _job_params(spec: JobSpec, space: SearchSpace) -> dict:
+    p = {k: v for k, v in spec.__dict__.items() if k not in ("searcher_kwargs", "scheduler_kwargs", "job_id")}
+    p["space"] = json.dumps(space.describe(), default=str)[:6000]
+    p.update({f"searcher.{k}": v for k, v in spec.searcher_kwargs.items()})
+    p.update({f"scheduler.{k}": v for k, v in spec.scheduler_kwargs.items()})
+    return {k: v for k, v in p.items() if v is not None}
+
+
+# ---- results -------------------------------------------------------------------------------------
+def _collect(coord: Coordinator, grid: Any, spec: JobSpec, space: SearchSpace, job_dir: str,
+             interrupted: bool) -> TuneResult:
+    ray_results = {}
+    if grid is not None:
+        for r in grid:
+            tid = (r.metrics or {}).get("trial_id") or os.path.basename(r.path).split("_")[-3:-2]
+            ray_results[str(tid)] = r
+    rows = []
+    for rid, t in coord.trials.items():
+        rec = coord.searcher.trials.get(t.sid)
+        config = space.decode(rec.vector) if rec is not None else {}
+        r = ray_results.get(rid)
+        row = {"trial_id": rid, "value": t.last_value, "budget": t.budget,
+               "status": t.outcome or ("interrupted" if interrupted else t.status),
+               "time_s": (r.metrics or {}).get("time_total_s") if r is not None else None}
+        if r is not None and r.error is not None:
+            row["error"] = _short_error(r.error)
+        row.update({f"config/{k}": v for k, v in space.flatten(config).items()})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    best = coord.best(spec.max_budget if spec.scheduler not in (None, "fifo") else None)
+    best_config = best_ckpt = None
+    if best is not None:
+        rec = coord.searcher.trials[coord.trials[best[0]].sid]
+        best_config = space.decode(rec.vector)
+        r = ray_results.get(best[0])
+        if r is not None and r.checkpoint is not None:
+            best_ckpt = r.checkpoint.path
+    return TuneResult(best_config, best[1] if best else None, best[0] if best else None, table, job_dir,
+                      spec.metric, spec.mode, best_checkpoint=best_ckpt, interrupted=interrupted,
+                      coordinator=coord)
+
+
+def _short_error(err: BaseException) -> str:
+    """The user's exception as ``ValueError: message``, without Ray's wrapper or module paths."""
+    return error_line(str(err)) or type(err).__name__
+
+
+def _finish_tracking(tracker: Any, result: TuneResult, spec: JobSpec, space: SearchSpace, job_dir: str,
+                     coord: Coordinator) -> None:
+    out = os.path.join(job_dir, "tunestack")
+    os.makedirs(out, exist_ok=True)
+    files = _write_artifacts(out, result, space, coord)
+    if tracker is None:
+        return
+    sign = 1.0 if spec.mode == "min" else -1.0
+    best, series = math.inf, []
+    for i, rid in enumerate(coord.finished_order, start=1):
+        v = coord.trials[rid].last_value
+        if v is not None and not coord.trials[rid].outcome.startswith("failed"):
+            best = min(best, sign * v)
+        if math.isfinite(best):
+            series.append(("best_value", sign * best, i))
+    tracker.send("parent_metrics", metrics=series + [("n_trials", len(coord.trials), 0),
+                                                     ("n_failed", result.n_failed, 0)])
+    tracker.send("artifacts", paths=files, artifact_path=None)
+    if result.best_checkpoint and os.path.isdir(result.best_checkpoint):
+        tracker.send("artifacts", paths=[result.best_checkpoint], artifact_path="best_checkpoint")
+        tracker.send("artifacts", run=result.best_trial_id, paths=[result.best_checkpoint],
+                     artifact_path="checkpoint")
+    tracker.close(status="KILLED" if result.interrupted else "FINISHED")
+    info = tracker.info
+    result.tracking_uri = info.get("tracking_uri")
+    result.mlflow_experiment = spec.name
+    result.mlflow_run_id = info.get("parent_run_id")
+    result.warnings.extend(tracker.warnings)
+
+
+def _write_artifacts(out: str, result: TuneResult, space: SearchSpace, coord: Coordinator) -> list[str]:
+    paths = {name: os.path.join(out, name) for name in
+             ("space.json", "best_config.json", "results.csv", "best_value.png", "searcher_state.json")}
+    with open(paths["space.json"], "w") as f:
+        json.dump(space.describe(), f, indent=1, default=str)
+    with open(paths["best_config.json"], "w") as f:
+        json.dump({"best_value": result.best_value, "best_trial_id": result.best_trial_id,
+                   "best_config": result.best_config}, f, indent=1, default=str)
+    result.table.to_csv(paths["results.csv"], index=False)
+    with open(paths["searcher_state.json"], "w") as f:
+        json.dump(coord.state_dict(), f, default=str)
+    from .plots import plot_best_value
+
+    plot_best_value(coord, paths["best_value.png"])
+    return [p for p in paths.values() if os.path.exists(p)]
+
+
+def _print_summary(result: TuneResult, seconds: float) -> None:
+    n = len(result.table)
+    lines = [f"tunestack: {n} trials in {seconds:.1f}s; best {result.metric} = {result.best_value} "
+             f"(trial {result.best_trial_id})", f"  best config: {result.best_config}"]
+    if result.n_failed:
+        errs = result.table.loc[result.table["status"].str.startswith("failed")]
+        first = errs["error"].dropna().iloc[0] if "error" in errs and errs["error"].notna().any() else \
+            errs["status"].iloc[0]
+        lines.append(f"  {result.n_failed} trial(s) failed; first error: {first}")
+    if result.interrupted:
+        lines.append(f"  interrupted: resume with tunestack.resume({result.path!r}, fn)")
+    if result.tracking_uri:
+        lines.append(f"  MLflow: experiment {result.mlflow_experiment!r} in {result.tracking_uri}; "
+                     f"open the UI with: tunestack ui --tracking-uri {result.tracking_uri}")
+    for w in result.warnings:
+        lines.append(f"  warning: {w}")
+    print("\n".join(lines))
+    if result.best_value is None:
+        warnings.warn("no trial produced a finite value of the metric; see result.table", RuntimeWarning,
+                      stacklevel=3)

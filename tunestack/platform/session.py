@@ -1,0 +1,168 @@
+"""``ts.report`` and ``ts.load_checkpoint``: what a training function calls, in a trial or on its own.
+
+Inside a tuning trial the calls go to Ray Tune (metrics, and a checkpoint directory written here).
+Called plainly (``train(config)`` outside a tuning job) ``report`` records the metrics in memory and
+``load_checkpoint`` returns ``None``, so the same function runs both ways.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import pickle
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+__all__ = ["report", "load_checkpoint", "MetricError", "TrialSession", "trial_session", "current_session"]
+
+CKPT_META = "tunestack_checkpoint.json"
+
+
+class MetricError(ValueError):
+    """A trial reported metrics that do not include the metric being tuned."""
+
+
+@dataclass
+class TrialSession:
+    """What ``report`` needs to know about the running trial."""
+
+    metric: str
+    in_ray: bool = True
+    reports: int = 0
+    history: list[dict] = field(default_factory=list)  # plain calls only
+
+
+_local = threading.local()
+
+
+def current_session() -> TrialSession | None:
+    return getattr(_local, "session", None)
+
+
+@contextlib.contextmanager
+def trial_session(session: TrialSession) -> Iterator[TrialSession]:
+    previous = current_session()
+    _local.session = session
+    try:
+        yield session
+    finally:
+        _local.session = previous
+
+
+def report(checkpoint: Any = None, **metrics: Any) -> None:
+    """Report metrics (``val_loss=0.3``) and optionally a checkpoint for this step.
+
+    ``checkpoint`` is a dict of objects (saved with ``torch.save`` when torch is installed, else
+    pickle) or the path of a directory you wrote yourself; :func:`load_checkpoint` gives it back when a
+    paused or restored trial resumes.
+    """
+    if not metrics:
+        raise MetricError("report() needs at least one metric, e.g. report(val_loss=0.25)")
+    session = current_session()
+    if session is None:  # called outside any tunestack job: record and return
+        _local.plain_history = getattr(_local, "plain_history", [])
+        _local.plain_history.append(dict(metrics))
+        return
+    if session.metric not in metrics:
+        raise MetricError(
+            f"report() got metrics {sorted(metrics)} but the job tunes {session.metric!r}; report it, "
+            f"e.g. report({session.metric}=...), or fix metric= in @tunable"
+        )
+    value = metrics[session.metric]
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        raise MetricError(f"metric {session.metric!r} must be a number, got {value!r}") from None
+    session.reports += 1
+    if not session.in_ray:
+        session.history.append(dict(metrics))
+        return
+    _ray_report(metrics, checkpoint)
+
+
+def _ray_report(metrics: dict, checkpoint: Any) -> None:
+    from ray import tune
+
+    clean = {k: _scalar(v) for k, v in metrics.items()}
+    if checkpoint is None:
+        tune.report(clean)
+        return
+    if isinstance(checkpoint, (str, os.PathLike)):
+        tune.report(clean, checkpoint=tune.Checkpoint.from_directory(os.fspath(checkpoint)))
+        return
+    tmp = tempfile.mkdtemp(prefix="tunestack-ckpt-")
+    try:
+        _save_object(checkpoint, tmp)
+        tune.report(clean, checkpoint=tune.Checkpoint.from_directory(tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_checkpoint() -> Any:
+    """The checkpoint this trial last reported (after a pause or a restore), or ``None``."""
+    session = current_session()
+    if session is None or not session.in_ray:
+        return None
+    from ray import tune
+
+    ckpt = tune.get_checkpoint()
+    if ckpt is None:
+        return None
+    with ckpt.as_directory() as d:
+        meta_path = os.path.join(d, CKPT_META)
+        if not os.path.exists(meta_path):
+            return d  # a directory the user wrote; hand back its path while it is still there
+        with open(meta_path) as f:
+            meta = json.load(f)
+        return _LOADERS[meta["format"]](os.path.join(d, meta["file"]))
+
+
+def _scalar(v: Any) -> Any:
+    if hasattr(v, "item") and callable(v.item):
+        try:
+            return v.item()
+        except (ValueError, RuntimeError):
+            return v
+    if isinstance(v, float) and math.isnan(v):
+        return float("nan")
+    return v
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _save_object(obj: Any, directory: str) -> None:
+    torch = _torch()
+    if torch is not None:
+        fmt, name = "torch", "checkpoint.pt"
+        torch.save(obj, os.path.join(directory, name))
+    else:
+        fmt, name = "pickle", "checkpoint.pkl"
+        with open(os.path.join(directory, name), "wb") as f:
+            pickle.dump(obj, f)
+    with open(os.path.join(directory, CKPT_META), "w") as f:
+        json.dump({"format": fmt, "file": name}, f)
+
+
+def _load_torch(path: str) -> Any:
+    torch = _torch()
+    if torch is None:
+        raise RuntimeError("this checkpoint was written with torch, which is not installed here")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _load_pickle(path: str) -> Any:
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+_LOADERS: dict[str, Callable[[str], Any]] = {"torch": _load_torch, "pickle": _load_pickle}

@@ -1,0 +1,208 @@
+"""MLflow tracking, driver side: a client for the writer process and the Ray callback that feeds it.
+
+The writer (:mod:`tunestack.platform.tracking_worker`) runs as a separate process started with
+``python -m``, so MLflow's store work runs beside the Ray event loop instead of inside it, and the user's
+script is never re-imported.  Without a tracking URI the store is MLflow's own default (a SQLite file in
+the working directory); ``MLFLOW_TRACKING_URI`` or ``tracking_uri=`` choose another, e.g. a tracking
+server that a whole cluster reaches.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Mapping
+
+from ray.tune import Callback
+from ray.tune.result import AUTO_RESULT_KEYS
+
+__all__ = ["TrackingClient", "TrackingCallback", "register_live", "live"]
+
+log = logging.getLogger("tunestack")
+
+_LIVE: dict[str, dict[str, Any]] = {}  # job id -> live driver-side objects (never pickled)
+
+
+def register_live(job_id: str, **objects: Any) -> None:
+    _LIVE.setdefault(job_id, {}).update(objects)
+
+
+def live(job_id: str, key: str) -> Any:
+    return _LIVE.get(job_id, {}).get(key)
+
+
+class TrackingClient:
+    """Starts the writer process and sends it events; never raises into the job."""
+
+    def __init__(self, experiment: str, job_dir: str, tracking_uri: str | None = None,
+                 params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,
+                 run_name: str | None = None, resume: bool = False):
+        self.warnings: list[str] = []
+        self.info: dict[str, Any] = {}
+        self._answers: queue.Queue = queue.Queue()
+        self._ready = threading.Event()
+        env = dict(os.environ)
+        env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tunestack.platform.tracking_worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, bufsize=1)
+        threading.Thread(target=self._read_answers, daemon=True).start()
+        self.send("start", experiment=experiment, job_dir=job_dir, tracking_uri=tracking_uri,
+                  params=dict(params or {}), tags=dict(tags or {}), run_name=run_name, resume=resume)
+
+    def _read_answers(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if msg["event"] == "warning":
+                self.warnings.append(msg["message"])
+                log.warning(msg["message"])
+            elif msg["event"] in ("ready", "failed"):
+                self.info = msg
+                if msg["event"] == "failed":
+                    self.warnings.append(f"MLflow tracking is off for this job: {msg['message']}")
+                    log.warning(self.warnings[-1])
+                self._ready.set()
+            else:
+                self._answers.put(msg)
+        self._ready.set()
+        self._answers.put({"event": "exit"})
+
+    def send(self, op: str, **kw: Any) -> None:
+        if self._proc.poll() is not None or self._proc.stdin is None:
+            return
+        try:
+            self._proc.stdin.write(json.dumps({"op": op, **kw}, default=str) + "\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    def wait_ready(self, timeout: float = 120.0) -> dict:
+        self._ready.wait(timeout)
+        return self.info
+
+    def close(self, status: str = "FINISHED", timeout: float = 300.0) -> None:
+        """End the parent run, wait until everything is written, stop the writer."""
+        self.send("end", status=status)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self._answers.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if msg["event"] in ("done", "exit"):
+                break
+        if self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self._proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.warnings.append("the MLflow writer did not finish in time; some tracking may be missing")
+            self._proc.kill()
+
+
+def _package_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, Mapping):
+            out.update(flat_params(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def user_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric metrics a trial reported itself (Ray's automatic keys left out)."""
+    out = {}
+    for k, v in result.items():
+        if k in AUTO_RESULT_KEYS or k in ("config", "trial_id", "experiment_tag", "date", "hostname",
+                                         "node_ip", "pid", "timestamp", "should_checkpoint"):
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        out[k] = float(v) if math.isfinite(float(v)) else float("nan")
+    return out
+
+
+class TrackingCallback(Callback):
+    """Feeds trial events to the MLflow writer of job ``job_id`` (looked up, never pickled)."""
+
+    def __init__(self, job_id: str, metric: str):
+        self.job_id, self.metric = job_id, metric
+
+    def _client(self) -> TrackingClient | None:
+        return live(self.job_id, "tracking")
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        c = self._client()
+        if c is not None:
+            c.send("trial_start", trial=trial.trial_id, name=str(trial), params=flat_params(trial.config),
+                   tags={"tunestack.status": "running"})
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        c = self._client()
+        if c is not None:
+            c.send("result", trial=trial.trial_id, step=result.get("training_iteration", 0),
+                   metrics=user_metrics(result), time=time.time())
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end(trial, error=None)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end(trial, error=getattr(trial, "error_file", None) or "error")
+
+    def _end(self, trial: Any, error: Any) -> None:
+        c = self._client()
+        coord = live(self.job_id, "coordinator")
+        done = live(self.job_id, "on_trial_end")
+        if done is not None:
+            done(trial, error)
+        if c is None:
+            return
+        t = coord.trials.get(trial.trial_id) if coord is not None else None
+        outcome = (t.outcome if t is not None and t.outcome else ("failed" if error else "completed"))
+        if error:
+            outcome = "failed: " + _error_summary(trial)
+        status = "FAILED" if outcome.startswith("failed") else (
+            "KILLED" if outcome.startswith("stopped") else "FINISHED")
+        metrics = {"budget_reached": t.budget} if t is not None else {}
+        c.send("trial_end", trial=trial.trial_id, status=status, metrics=metrics,
+               step=(trial.last_result or {}).get("training_iteration", 0), time=time.time(),
+               tags={"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]})
+
+
+def error_line(text: str) -> str:
+    """The last line of an error text, ``ValueError: message``, without module paths."""
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+: )", "", lines[-1])[:500] if lines else ""
+
+
+def _error_summary(trial: Any) -> str:
+    """The last line of the trial's error (the user's exception), not Ray's wrapper traceback."""
+    msg = ""
+    path = getattr(trial, "error_file", None)
+    if path and os.path.exists(path):
+        with open(path, errors="replace") as f:
+            msg = error_line(f.read())
+    if not msg and getattr(trial, "status", "") == "ERROR":
+        msg = "the trial raised an error"
+    return msg[:500]

@@ -1,0 +1,233 @@
+"""The MLflow writer: a separate process that turns a job's events into MLflow runs.
+
+The driver sends JSON lines on stdin (see :mod:`tunestack.platform.tracking`); this process batches
+them (one write per trial per flush) so that tracking never slows the Ray event loop, and answers on
+stdout with JSON lines (``ready``, ``warning``, ``done``).  One experiment per job name, one parent run
+per job, one nested child run per trial.  An unreachable tracking server falls back to a SQLite store
+in the job directory, so nothing is lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+FLUSH_SECONDS = 0.25
+MAX_PARAM_LEN = 6000
+
+
+def _emit(event: str, **kw: Any) -> None:
+    sys.stdout.write(json.dumps({"event": event, **kw}) + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class _Trial:
+    run_id: str | None = None
+    name: str = ""
+    params: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+    metrics: list = field(default_factory=list)  # (key, value, step, timestamp ms)
+    end: tuple | None = None  # (status, end time ms) waiting to be written
+    params_logged: bool = False
+    closed: bool = False  # the run is terminated in MLflow
+
+
+class Writer:
+    """Holds the MLflow client and the per-trial buffers."""
+
+    def __init__(self) -> None:
+        self.client = None
+        self.experiment_id = ""
+        self.parent_id = ""
+        self.trials: dict[str, _Trial] = {}
+        self.parent_metrics: list = []
+
+    # ---- start ----------------------------------------------------------------------------------
+    def start(self, msg: dict) -> None:
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        uri = msg.get("tracking_uri") or mlflow.get_tracking_uri()
+        fallback = None
+        try:
+            self._connect(MlflowClient, uri, msg)
+        except Exception as e:  # noqa: BLE001 - any store error: fall back, keep every result
+            fallback = f"sqlite:///{os.path.join(msg['job_dir'], 'mlflow.db')}"
+            _emit("warning", message=f"MLflow tracking store {uri!r} is not reachable ({type(e).__name__}: "
+                                     f"{str(e).splitlines()[0][:200]}); this job is tracked in the fallback "
+                                     f"store {fallback!r} instead. Open it with: mlflow ui "
+                                     f"--backend-store-uri {fallback}")
+            uri = fallback
+            self._connect(MlflowClient, uri, msg)
+        _emit("ready", tracking_uri=uri, experiment_id=self.experiment_id, parent_run_id=self.parent_id,
+              fallback=fallback)
+
+    def _connect(self, client_cls: Any, uri: str, msg: dict) -> None:
+        self.client = client_cls(tracking_uri=uri)
+        name = msg["experiment"]
+        exp = self.client.get_experiment_by_name(name)
+        self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(name)
+        if msg.get("resume"):
+            self._find_existing(msg["job_dir"])
+        if not self.parent_id:
+            run = self.client.create_run(self.experiment_id, run_name=msg.get("run_name"),
+                                         tags={"tunestack.job_dir": msg["job_dir"], **msg.get("tags", {})})
+            self.parent_id = run.info.run_id
+            self._log_batch(self.parent_id, params=msg.get("params", {}))
+        else:
+            self.client.update_run(self.parent_id, status="RUNNING")
+
+    def _find_existing(self, job_dir: str) -> None:
+        quoted = job_dir.replace("'", "\\'")
+        runs = self.client.search_runs([self.experiment_id], f"tags.`tunestack.job_dir` = '{quoted}'",
+                                       max_results=1)
+        if not runs:
+            return
+        self.parent_id = runs[0].info.run_id
+        children = self.client.search_runs([self.experiment_id],
+                                           f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+                                           max_results=50000)
+        for r in children:
+            tid = r.data.tags.get("tunestack.trial_id")
+            if tid:
+                self.trials[tid] = _Trial(run_id=r.info.run_id, params_logged=True,
+                                          closed=r.info.status != "RUNNING")
+
+    # ---- events ----------------------------------------------------------------------------------
+    def handle(self, msg: dict) -> None:
+        op = msg["op"]
+        if op == "trial_start":
+            t = self.trials.setdefault(msg["trial"], _Trial())
+            t.name = msg.get("name", msg["trial"])
+            if not t.params_logged:
+                t.params.update(msg.get("params", {}))
+            t.tags.update(msg.get("tags", {}))
+            t.end, t.closed = None, False
+        elif op == "result":
+            t = self.trials.setdefault(msg["trial"], _Trial())
+            ts = int(msg.get("time", time.time()) * 1000)
+            for k, v in msg["metrics"].items():
+                t.metrics.append((k, v, int(msg.get("step", 0)), ts))
+            t.tags.update(msg.get("tags", {}))
+        elif op == "trial_end":
+            t = self.trials.setdefault(msg["trial"], _Trial())
+            t.tags.update(msg.get("tags", {}))
+            ts = int(msg.get("time", time.time()) * 1000)
+            for k, v in msg.get("metrics", {}).items():
+                t.metrics.append((k, v, int(msg.get("step", 0)), ts))
+            t.end = (msg["status"], ts)
+        elif op == "parent_metrics":
+            ts = int(time.time() * 1000)
+            self.parent_metrics.extend((k, v, s, ts) for k, v, s in msg["metrics"])
+        elif op == "artifacts":
+            self.flush()
+            run_id = self.parent_id if msg.get("run") in (None, "parent") else self._run_of(msg["run"])
+            for path in msg["paths"]:
+                if os.path.isdir(path):
+                    self.client.log_artifacts(run_id, path, msg.get("artifact_path"))
+                elif os.path.exists(path):
+                    self.client.log_artifact(run_id, path, msg.get("artifact_path"))
+        elif op == "end":
+            self.flush()
+            for t in self.trials.values():  # trials still open when the job ends (e.g. interrupted)
+                if t.run_id and not t.closed:
+                    self.client.set_terminated(t.run_id, status="KILLED")
+            self.client.set_terminated(self.parent_id, status=msg.get("status", "FINISHED"))
+
+    def _run_of(self, trial: str) -> str:
+        t = self.trials.setdefault(trial, _Trial())
+        if t.run_id is None:
+            self.flush()
+        return t.run_id or self.parent_id
+
+    # ---- writing ---------------------------------------------------------------------------------
+    def flush(self) -> None:
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        for tid, t in self.trials.items():
+            if t.run_id is None:
+                run = self.client.create_run(self.experiment_id, run_name=t.name or tid,
+                                             tags={MLFLOW_PARENT_RUN_ID: self.parent_id,
+                                                   "tunestack.trial_id": tid})
+                t.run_id = run.info.run_id
+            if t.params or t.metrics or t.tags:
+                self._log_batch(t.run_id, t.params, t.metrics, t.tags)
+                t.params_logged = t.params_logged or bool(t.params)
+                t.params, t.metrics, t.tags = {}, [], {}
+            if t.end is not None:
+                self.client.set_terminated(t.run_id, status=t.end[0], end_time=t.end[1])
+                t.end, t.closed = None, True
+        if self.parent_metrics:
+            self._log_batch(self.parent_id, metrics=self.parent_metrics)
+            self.parent_metrics = []
+
+    def _log_batch(self, run_id: str, params: dict | None = None, metrics: list | None = None,
+                   tags: dict | None = None) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        ps = [Param(str(k)[:250], str(v)[:MAX_PARAM_LEN]) for k, v in (params or {}).items()]
+        ms = [Metric(str(k)[:250], float(v), ts, step) for k, v, step, ts in (metrics or [])]
+        tg = [RunTag(str(k)[:250], str(v)[:MAX_PARAM_LEN]) for k, v in (tags or {}).items()]
+        while ps or ms or tg:  # MLflow's batch limits: 100 params, 1000 metrics, 100 tags per call
+            self.client.log_batch(run_id, metrics=ms[:1000], params=ps[:100], tags=tg[:100])
+            ps, ms, tg = ps[100:], ms[1000:], tg[100:]
+
+
+def main() -> None:
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            if line.strip():
+                lines.put(json.loads(line))
+        lines.put({"op": "eof"})
+
+    threading.Thread(target=read, daemon=True).start()
+    writer = Writer()
+    started = False
+    last_flush = time.monotonic()
+    while True:
+        try:
+            msg = lines.get(timeout=FLUSH_SECONDS)
+        except queue.Empty:
+            msg = None
+        if started and (msg is None or time.monotonic() - last_flush > FLUSH_SECONDS):
+            _safe(writer.flush)  # one write per trial per tick, however many results arrived
+            last_flush = time.monotonic()
+        if msg is None:
+            continue
+        if msg["op"] == "eof":
+            if started:
+                _safe(writer.flush)
+            break
+        if msg["op"] == "start":
+            try:
+                writer.start(msg)
+                started = True
+            except Exception as e:  # noqa: BLE001
+                _emit("failed", message=f"{type(e).__name__}: {e}")
+                return
+            continue
+        if not started:
+            continue
+        _safe(lambda: writer.handle(msg))
+        if msg["op"] == "end":
+            _emit("done")
+    _emit("exit")
+
+
+def _safe(fn: Any) -> None:
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - tracking trouble never stops the job; say what happened
+        _emit("warning", message=f"MLflow tracking error: {type(e).__name__}: {str(e)[:300]}")
+
+
+if __name__ == "__main__":
+    main()

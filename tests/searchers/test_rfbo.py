@@ -168,7 +168,7 @@ def test_pending_asks_spread_out():
 
 
 def test_model_uses_the_largest_budget_with_enough_points():
-    s = create("rfbo", spaces.continuous(), seed=0, min_points=6)
+    s = create("rfbo", spaces.continuous(), seed=0, min_points=6, random_every=0)
     for i in range(12):
         sug = s.ask()
         s.tell(sug.id, spaces.objective(sug.config), budget=1)

@@ -1,28 +1,30 @@
 """Random-forest surrogate with a predictive mean and variance (the model of SMAC).
 
 Hutter, Hoos & Leyton-Brown (2011), "Sequential model-based optimization for general algorithm
-configuration", Sec. 4.2: a regression forest whose trees are fit on bootstrap samples; the predictive
-distribution at ``x`` is a Gaussian with the mean of the trees' predictions and their variance.  Following
-Hutter et al. (2014), "Algorithm runtime prediction", Sec. 4.3.2, each tree may also contribute the
-variance of the training targets in its leaf, and the forest's variance is then the law of total
-variance over the mixture of the trees' leaf distributions:
+configuration", Sec. 4.2: a regression forest; the predictive distribution at ``x`` is a Gaussian with the
+mean of the trees' predictions and their variance.  Following Hutter et al. (2014), "Algorithm runtime
+prediction", Sec. 4.3.2, each tree also contributes the variance of the training targets in its leaf, and
+the forest's variance is the law of total variance over the mixture of the trees' leaf distributions:
 
     mu(x)      = 1/T sum_t m_t(x)
     sigma^2(x) = 1/T sum_t (v_t(x) + m_t(x)^2) - mu(x)^2
 
 with ``m_t``, ``v_t`` the mean and variance of the (bootstrap-weighted) targets in the leaf of tree ``t``.
+The trees are CART trees on bootstrap samples (SMAC's forest) or extremely randomized trees (Geurts,
+Ernst & Wehenkel 2006), the default; see :class:`ForestConfig`.
 
 Inputs are vectors of :class:`~tunestack.space.SearchSpace`: numeric dimensions in ``[0, 1]``, categorical
 dimensions as choice indices, inactive dimensions ``nan``.  Inactive values are imputed with ``-1``, a
 value outside every active range, so a tree can split active from inactive configurations (as SMAC does).
-The trees come from scikit-learn, seeded with an integer, so fits are deterministic.
+The trees are scikit-learn's; their seeds and bootstrap samples come from a generator seeded with one
+integer, so fits are deterministic.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+from sklearn.tree import DecisionTreeRegressor, ExtraTreeRegressor
 
 __all__ = ["ForestConfig", "RandomForestSurrogate", "impute_inactive", "INACTIVE"]
 
@@ -32,15 +34,25 @@ _MIN_VARIANCE = 1e-12
 
 @dataclass(frozen=True)
 class ForestConfig:
-    """Settings of the forest.  Defaults are SMAC's (Hutter et al. 2011; SMAC3's ``RandomForest``)."""
+    """Settings of the forest.
 
-    n_trees: int = 10
-    max_features: float = 5.0 / 6.0  # fraction of dimensions tried at each split
-    min_samples_split: int = 3
-    min_samples_leaf: int = 3
-    bootstrap: bool = True
+    The defaults are extremely randomized trees (Geurts, Ernst & Wehenkel 2006: random split thresholds,
+    no bootstrap) grown to single-sample leaves: the mean interpolates the observations, and the spread
+    of the trees' random thresholds gives the variance between observations (zero at an observed point,
+    so EI never re-proposes one).  On rfbo's development problems (``benchmarks/rfbo/dev_problems.py``)
+    this beat SMAC's forest (10 bootstrapped CART trees, max_features 5/6, min_samples_split 3,
+    min_samples_leaf 3: ``ForestConfig(n_trees=10, max_features=5/6, min_samples_split=3,
+    min_samples_leaf=3, bootstrap=True, extra_trees=False)``) on most problems; see
+    ``benchmarks/rfbo/results.md``.
+    """
+
+    n_trees: int = 20
+    max_features: float = 1.0  # fraction of dimensions tried at each split
+    min_samples_split: int = 2
+    min_samples_leaf: int = 1
+    bootstrap: bool = False
     leaf_variance: bool = True  # add within-leaf variance (law of total variance)
-    extra_trees: bool = False  # random split thresholds (Geurts et al. 2006) instead of the best split
+    extra_trees: bool = True  # random split thresholds (Geurts et al. 2006) instead of the best split
 
     def __post_init__(self) -> None:
         if self.n_trees < 1:
@@ -79,22 +91,19 @@ class RandomForestSurrogate:
         if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
             raise ValueError(f"cannot fit the forest on X of shape {X.shape} and y of shape {y.shape}")
         c = self.config
-        cls = ExtraTreesRegressor if c.extra_trees else RandomForestRegressor
-        forest = cls(
-            n_estimators=c.n_trees,
-            max_features=c.max_features,
-            min_samples_split=c.min_samples_split,
-            min_samples_leaf=c.min_samples_leaf,
-            bootstrap=c.bootstrap,
-            random_state=int(seed),
-            n_jobs=1,
-        )
-        forest.fit(X, y)
-        # keep only what prediction needs: per tree, the leaf means and the leaf variances
-        self._trees = [
-            (est.tree_, est.tree_.value[:, 0, 0].astype(float), est.tree_.impurity.astype(float))
-            for est in forest.estimators_
-        ]
+        cls = ExtraTreeRegressor if c.extra_trees else DecisionTreeRegressor
+        rng = np.random.default_rng(int(seed))
+        n = X.shape[0]
+        self._trees = []
+        for _ in range(c.n_trees):
+            # bootstrap as sample weights (counts), as scikit-learn's forests do; leaf values and
+            # impurities are then the bootstrap-weighted means and variances
+            weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(float) if c.bootstrap else None
+            tree = cls(max_features=c.max_features, min_samples_split=c.min_samples_split,
+                       min_samples_leaf=c.min_samples_leaf, random_state=int(rng.integers(2**31 - 1)))
+            tree.fit(X, y, sample_weight=weight, check_input=False)
+            t = tree.tree_
+            self._trees.append((t, t.value[:, 0, 0].astype(float), t.impurity.astype(float)))
         return self
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

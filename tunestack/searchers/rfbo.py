@@ -6,7 +6,8 @@ Sequential model-based optimization (SMBO, Hutter et al. 2011, Algorithm 1):
 2. then, each ask: fit a random forest (``forest.py``) to the observations at the largest budget with
    enough of them (``Searcher.model_budget``; final results count as the largest), on log-transformed
    targets; pending asks enter as fantasies at the worst observed value (the "constant liar" of
-   Ginsbourger et al. 2010, CL-max), so parallel asks spread out;
+   Ginsbourger et al. 2010, CL-max), and new asks keep out of a small ball around each pending one
+   (a simplified local penalization, Gonzalez et al. 2016), so parallel asks spread out;
 3. maximize expected improvement with SMAC's local search from the best configurations plus random and
    Sobol candidates (``acquisition.py``), and return the best candidate not yet asked;
 4. every ``random_every``-th model-based ask is a random configuration instead (SMAC's interleaved
@@ -32,6 +33,7 @@ from .neighbourhood import Neighbourhood
 __all__ = ["RFBOSearcher"]
 
 LIARS = ("worst", "mean", "best")
+_PENALTY = 1e3  # log-EI penalty at the centre of an exclusion ball (log-EI values span ~1e2)
 
 
 class RFBOSearcher(Searcher):
@@ -43,6 +45,8 @@ class RFBOSearcher(Searcher):
         transform: target transform, ``"log"`` (default), ``"copula"`` or ``"none"``.
         liar: value given to pending asks: ``"worst"`` (default), ``"mean"`` (model prediction) or
             ``"best"`` observed value.
+        exclusion: pending asks keep other asks out of a ball of radius ``exclusion * n ** (-1/dim)``
+            around them (``n`` observations and pending asks; default 0.5; 0 turns it off).
         min_points: observations a budget needs before the model uses it (default ``dim + 2``).
         forest: dict of :class:`ForestConfig` fields; maximizer: dict of :class:`MaximizerConfig` fields.
     """
@@ -51,7 +55,7 @@ class RFBOSearcher(Searcher):
 
     def __init__(self, space: Any, mode: str = "min", seed: int | None = None, *,
                  n_initial: int | None = None, random_every: int = 10, transform: str = "log",
-                 liar: str = "worst", min_points: int | None = None,
+                 liar: str = "worst", exclusion: float = 0.5, min_points: int | None = None,
                  forest: Mapping[str, Any] | None = None, maximizer: Mapping[str, Any] | None = None):
         super().__init__(space, mode=mode, seed=seed)
         d = self.space.dim
@@ -63,6 +67,9 @@ class RFBOSearcher(Searcher):
         if liar not in LIARS:
             raise SearcherError(f"liar must be one of {LIARS}, got {liar!r}")
         self.transform, self.liar = transform, liar
+        if isinstance(exclusion, bool) or not isinstance(exclusion, (int, float)) or not exclusion >= 0:
+            raise SearcherError(f"exclusion must be a number >= 0, got {exclusion!r}")
+        self.exclusion = float(exclusion)
         try:
             self.forest_config = ForestConfig(**dict(forest or {}))
             self.maximizer_config = MaximizerConfig(**dict(maximizer or {}))
@@ -111,9 +118,15 @@ class RFBOSearcher(Searcher):
         model = RandomForestSurrogate(self.forest_config).fit(np.concatenate([X, pending]), z, seed)
         best = float(np.min(z[: len(y)]))
 
+        radius = self._exclusion_radius(len(X) + len(pending))
+
         def acq(C: np.ndarray) -> np.ndarray:
             mean, var = model.predict(C)
-            return log_expected_improvement(mean, var, best)
+            value = log_expected_improvement(mean, var, best)
+            if len(pending):  # a steep penalty inside the exclusion balls of the pending asks
+                d = _min_distance(C, pending, self.space.is_categorical)
+                value = value - _PENALTY * np.maximum(0.0, 1.0 - d / radius)
+            return value
 
         starts = X[np.argsort(y, kind="stable")]
         cands, _ = maximize_acquisition(acq, self.hood, starts, self.rng, self.maximizer_config)
@@ -122,6 +135,11 @@ class RFBOSearcher(Searcher):
             if _key(vec) not in self._seen:
                 return vec
         return self.space.sample_vectors(self.rng, 1)[0]
+
+    def _exclusion_radius(self, n: int) -> float:
+        """Radius of the ball around a pending ask that other asks avoid: half the typical spacing of
+        ``n`` points in the unit cube (a simplified local penalization, Gonzalez et al. 2016, Sec. 3)."""
+        return self.exclusion * float(max(n, 1)) ** (-1.0 / self.space.dim)
 
     def _fantasies(self, X: np.ndarray, y: np.ndarray, pending: np.ndarray, seed: int) -> np.ndarray:
         """Values of the pending asks for the constant liar (Ginsbourger et al. 2010, Sec. 4.2)."""
@@ -146,7 +164,7 @@ class RFBOSearcher(Searcher):
     def settings(self) -> dict:
         """The searcher's settings (for logs)."""
         return {"n_initial": self.n_initial, "random_every": self.random_every, "transform": self.transform,
-                "liar": self.liar, "min_points": self.min_points, "forest": asdict(self.forest_config),
+                "liar": self.liar, "exclusion": self.exclusion, "min_points": self.min_points, "forest": asdict(self.forest_config),
                 "maximizer": asdict(self.maximizer_config)}
 
 
@@ -154,6 +172,17 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise SearcherError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _min_distance(C: np.ndarray, P: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """Distance of each row of ``C`` to the nearest row of ``P``: unit-scale differences on numeric
+    dimensions, 0/1 mismatch on categorical ones, 1 where exactly one side is inactive (``nan``)."""
+    A, B = C[:, None, :], P[None, :, :]
+    nan_a, nan_b = np.isnan(A), np.isnan(B)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(categorical, (A != B).astype(float), np.abs(A - B))
+    diff = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, 1.0, diff))
+    return np.sqrt(np.min(np.sum(diff * diff, axis=2), axis=1))
 
 
 def _key(vec: np.ndarray) -> tuple:

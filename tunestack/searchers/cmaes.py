@@ -39,8 +39,9 @@ class CMAESSearcher(Searcher):
 
     Options: ``sigma0`` (initial step size in the unit cube, default 0.3), ``popsize`` (initial lambda,
     default 4 + floor(3 ln n)), ``x0`` (``"random"``: uniform initial mean, ``"default"``: the space's
-    default configuration; a best warm-start observation overrides both), ``ipop`` (double lambda at each
-    restart), ``max_resample`` (draws per ask before falling back to a random unseen point).
+    default configuration), ``ipop`` (double lambda at each restart), ``max_resample`` (draws per ask
+    before falling back to a random unseen point).  Results told with ``add_observation`` before the
+    first ask set the initial mean (the best of them); later ones are recorded but not learnt from.
     """
 
     name = "cmaes"
@@ -53,11 +54,11 @@ class CMAESSearcher(Searcher):
         super().__init__(space, mode, seed)
         if not (isinstance(sigma0, (int, float)) and 0 < sigma0 <= 1):
             raise SearcherError(f"cmaes: sigma0 must be in (0, 1] (a step in the unit cube), got {sigma0!r}")
-        if popsize is not None and not (isinstance(popsize, int) and popsize >= 2):
+        if popsize is not None and not (_is_int(popsize) and popsize >= 2):
             raise SearcherError(f"cmaes: popsize must be an integer >= 2, got {popsize!r}")
         if x0 not in _X0:
             raise SearcherError(f"cmaes: x0 must be one of {_X0}, got {x0!r}")
-        if not (isinstance(max_resample, int) and max_resample >= 1):
+        if not (_is_int(max_resample) and max_resample >= 1):
             raise SearcherError(f"cmaes: max_resample must be a positive integer, got {max_resample!r}")
         params = self.space.params
         self._dims = np.array([i for i, p in enumerate(params) if not _fixed(p)], dtype=int)
@@ -67,8 +68,8 @@ class CMAESSearcher(Searcher):
         self._cells = [_thresholds(params[i]) for i in self._dims]
         self._continuous = np.array([c is None for c in self._cells])
         self.n = int(self._dims.size)
-        self.sigma0, self.x0, self.ipop, self.max_resample = float(sigma0), x0, bool(ipop), max_resample
-        self.lam0 = popsize or core.default_popsize(self.n)
+        self.sigma0, self.x0, self.ipop, self.max_resample = float(sigma0), x0, bool(ipop), int(max_resample)
+        self.lam0 = int(popsize) if popsize is not None else core.default_popsize(self.n)
         self._tol = core.Tolerances()
         self._lam = self.lam0
         self._state: core.CMAState | None = None  # started lazily, so warm-start observations count
@@ -239,6 +240,10 @@ class CMAESSearcher(Searcher):
         self._members = {tid: np.asarray(y, dtype=float) for tid, y in state["members"]}
         self._done = [(tid, np.asarray(y, dtype=float), v) for tid, y, v in state["done"]]
         self._done_ids = {tid for tid, _, _ in self._done if tid is not None}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _fixed(p: Param) -> bool:

@@ -217,3 +217,18 @@ def test_one_ask_after_many_tells_is_fast():
     t = time.perf_counter()
     s.ask()
     assert time.perf_counter() - t < 2.0  # generous: the target is 200 ms at 1,000 tells on a quiet machine
+
+
+def test_vectorized_activity_matches_the_space():
+    space = SearchSpace.create(spaces.conditional())
+    hood = Neighbourhood(space)
+    assert hood._rules is not None  # conditions on a categorical parent are handled vectorized
+    rng = np.random.default_rng(5)
+    U = rng.random((200, space.dim))
+    mine = hood.from_unit(U)
+    theirs = space.from_unit(U)
+    allowed = [not space.is_forbidden(space.decode_flat(v)) for v in theirs]
+    assert np.allclose(np.nan_to_num(mine, nan=-7), np.nan_to_num(theirs[allowed], nan=-7), atol=1e-12)
+    nb, _ = hood.neighbours(space.sample_vectors(rng, 5), 40, np.full(5, 0.2), rng)
+    assert np.allclose(np.nan_to_num(nb, nan=-7), np.nan_to_num([space.normalize(v) for v in nb], nan=-7),
+                       atol=1e-12)

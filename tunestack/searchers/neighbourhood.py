@@ -12,12 +12,14 @@ implements the same definitions on whole matrices:
 
 Columns of unconditional spaces are snapped vectorized (rounding of integers, ordinals and categories);
 conditional spaces are normalized row by row with :meth:`SearchSpace.normalize` (which decides activity),
-and forbidden clauses are checked row by row only when the space has some.
+and forbidden clauses are checked row by row only when the space has some (or not at all with
+``check_forbidden=False``, for a caller that checks the few candidates it finally picks).
 """
 from __future__ import annotations
 
 import math
 
+import ConfigSpace as CS
 import numpy as np
 
 from ..space import Param, SearchSpace
@@ -48,8 +50,9 @@ def _int_units(p: Param, v: np.ndarray) -> np.ndarray:
 class Neighbourhood:
     """Matrix versions of the space's unit mapping and one-exchange neighbours."""
 
-    def __init__(self, space: SearchSpace):
+    def __init__(self, space: SearchSpace, check_forbidden: bool = True):
         self.space = space
+        self.check_forbidden = check_forbidden and space.has_forbidden
         self.params = space.params
         self.dim = space.dim
         self.conditional = space.is_conditional
@@ -57,6 +60,7 @@ class Neighbourhood:
         self.movable = np.array([p.kind != "cat" or p.n_choices >= 2 for p in self.params], dtype=bool)
         self.defaults = np.array([p.to_unit(p.default) for p in self.params], dtype=float)
         self._fast = [p.q is None for p in self.params]
+        self._rules = _activity_rules(space) if self.conditional else None
 
     # ---- snapping -----------------------------------------------------------------------------------
     def snap_column(self, i: int, u: np.ndarray) -> np.ndarray:
@@ -74,21 +78,29 @@ class Neighbourhood:
         return _int_units(p, _int_values(p, u))
 
     def _finish(self, X: np.ndarray) -> np.ndarray:
-        """Normalize rows (activity of conditional spaces) and drop forbidden ones."""
-        if self.conditional:
-            X = np.where(np.isnan(X), self.defaults, X)
-            X = np.array([self.space.normalize(row) for row in X]).reshape(-1, self.dim)
+        """Activity of conditional spaces: inactive dimensions become ``nan``, newly active ones take
+        their default (vectorized for conditions on categorical parents, else ``SearchSpace.normalize``)."""
+        if not self.conditional:
+            return X
+        X = np.where(np.isnan(X), self.defaults, X)
+        if self._rules is None:
+            return np.array([self.space.normalize(row) for row in X]).reshape(-1, self.dim)
+        for i, rules in enumerate(self._rules):  # parents come before their children
+            for parent, allowed in rules:
+                col = X[:, parent]
+                inactive = np.isnan(col) | ~np.isin(col, allowed)
+                X[inactive, i] = np.nan
         return X
 
     def allowed(self, X: np.ndarray) -> np.ndarray:
         """Boolean mask of the rows that hit no forbidden clause."""
-        if not self.space.has_forbidden:
+        if not self.check_forbidden:
             return np.ones(len(X), dtype=bool)
         return np.array([not self.space.is_forbidden(self.space.decode_flat(row)) for row in X], dtype=bool)
 
     # ---- candidates ---------------------------------------------------------------------------------
     def from_unit(self, U: np.ndarray) -> np.ndarray:
-        """Points of the plain unit cube to normalized, allowed vectors (forbidden rows dropped)."""
+        """Points of the plain unit cube to normalized vectors (forbidden rows dropped if checked)."""
         U = np.atleast_2d(np.asarray(U, dtype=float))
         X = np.empty_like(U)
         for i, p in enumerate(self.params):
@@ -104,7 +116,7 @@ class Neighbourhood:
         """``m`` one-exchange neighbours of each row of ``X``: (neighbours, index of their row in X).
 
         ``scale`` (one per row) is the standard deviation of numeric steps in the unit scale.
-        Neighbours equal to their base or forbidden are dropped, so fewer may come back.
+        Neighbours equal to their base (or forbidden, if checked) are dropped, so fewer may come back.
         """
         k = X.shape[0]
         parent = np.repeat(np.arange(k), m)
@@ -146,3 +158,29 @@ class Neighbourhood:
             v = np.clip(_int_values(p, u[stuck]) + direction, p.lower, p.upper)
             new[stuck] = _int_units(p, v)
         return new
+
+
+def _activity_rules(space: SearchSpace) -> list[list[tuple[int, np.ndarray]]] | None:
+    """Per dimension, the (parent dimension, allowed choice indices) its conditions require; ``None``
+    when some condition is of another kind (numeric parent, conjunction) or a child precedes its parent."""
+    index = {n: i for i, n in enumerate(space.names)}
+    rules: list[list[tuple[int, np.ndarray]]] = []
+    for i, name in enumerate(space.names):
+        mine = []
+        for cond in space.configspace.parent_conditions_of.get(name, []):
+            parent = index.get(cond.parent.name)
+            hp = cond.parent
+            if parent is None or parent >= i or not isinstance(hp, CS.CategoricalHyperparameter):
+                return None
+            choices = list(hp.choices)
+            if isinstance(cond, CS.EqualsCondition):
+                allowed = [choices.index(cond.value)]
+            elif isinstance(cond, CS.InCondition):
+                allowed = [choices.index(v) for v in cond.values]
+            elif isinstance(cond, CS.NotEqualsCondition):
+                allowed = [k for k, c in enumerate(choices) if c != cond.value]
+            else:
+                return None
+            mine.append((parent, np.array(allowed, dtype=float)))
+        rules.append(mine)
+    return rules

@@ -75,7 +75,7 @@ class RFBOSearcher(Searcher):
             self.maximizer_config = MaximizerConfig(**dict(maximizer or {}))
         except (TypeError, ValueError) as e:
             raise SearcherError(f"invalid forest or maximizer settings: {e}") from e
-        self.hood = Neighbourhood(self.space)
+        self.hood = Neighbourhood(self.space, check_forbidden=False)  # checked at the final pick
         self.last_model_budget: float | None | bool = False  # the budget the last model was fit on
         self._n_design = 0  # initial-design points handed out
         self._n_model = 0  # model-based (or interleaved random) asks
@@ -132,7 +132,7 @@ class RFBOSearcher(Searcher):
         cands, _ = maximize_acquisition(acq, self.hood, starts, self.rng, self.maximizer_config)
         for c in cands:
             vec = self.space.normalize(c)
-            if _key(vec) not in self._seen:
+            if _key(vec) not in self._seen and not self.space.is_forbidden(self.space.decode_flat(vec)):
                 return vec
         return self.space.sample_vectors(self.rng, 1)[0]
 

@@ -54,20 +54,20 @@ def references(meta: dict, runs: list[dict]) -> dict[str, tuple[float, str]]:
     return refs
 
 
-def regret_curves(meta: dict, runs: list[dict]) -> dict[str, dict[str, np.ndarray]]:
-    """problem -> optimizer -> regret array (seeds x evaluations), seeds sorted."""
+def regret_curves(meta: dict, runs: list[dict]) -> dict[str, dict[str, dict[int, np.ndarray]]]:
+    """problem -> optimizer -> seed -> regret after each evaluation."""
     refs = references(meta, runs)
-    grouped: dict[str, dict[str, list[tuple[int, np.ndarray]]]] = {}
+    out: dict[str, dict[str, dict[int, np.ndarray]]] = {}
     for r in runs:
-        grouped.setdefault(r["problem"], {}).setdefault(r["optimizer"], []).append(
-            (r["seed"], trajectory(r) - refs[r["problem"]][0]))
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for p, by_opt in grouped.items():
-        out[p] = {}
-        for o, seeds in by_opt.items():
-            n = min(len(t) for _, t in seeds)
-            out[p][o] = np.array([t[:n] for _, t in sorted(seeds, key=lambda s: s[0])])
+        out.setdefault(r["problem"], {}).setdefault(r["optimizer"], {})[r["seed"]] = (
+            trajectory(r) - refs[r["problem"]][0])
     return out
+
+
+def _matrix(by_seed: dict[int, np.ndarray]) -> np.ndarray:
+    """seeds x evaluations (seeds sorted; cut to the shortest run)."""
+    n = min(len(t) for t in by_seed.values())
+    return np.array([by_seed[s][:n] for s in sorted(by_seed)])
 
 
 def _fmt(x: float) -> str:
@@ -76,28 +76,32 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
 
 
-def _cell(curves: np.ndarray, budget: int) -> str:
+def _cell(by_seed: dict[int, np.ndarray], budget: int, n_seeds: int) -> str:
+    curves = _matrix(by_seed)
     if curves.shape[1] < budget:
         return ""
-    r = curves[:, budget - 1]
-    q25, med, q75 = np.percentile(r, [25, 50, 75])
-    return f"{_fmt(med)} [{_fmt(q25)}, {_fmt(q75)}]"
+    q25, med, q75 = np.percentile(curves[:, budget - 1], [25, 50, 75])
+    few = f" ({len(by_seed)} seeds)" if len(by_seed) != n_seeds else ""
+    return f"{_fmt(med)} [{_fmt(q25)}, {_fmt(q75)}]{few}"
 
 
-def mean_ranks(curves: dict[str, dict[str, np.ndarray]], at: int) -> dict[str, dict[str, float]]:
-    """problem -> optimizer -> mean (over seeds) rank by regret after ``at`` evaluations (1 = best;
-    ties share the average rank); only optimizers with >= ``at`` evaluations and the seeds all share."""
+def mean_ranks(curves: dict[str, dict[str, dict[int, np.ndarray]]], at: int) -> dict[str, dict[str, float]]:
+    """problem -> optimizer -> mean rank by regret after ``at`` evaluations (1 = best; ties share the
+    average rank).  Each seed ranks the optimizers that ran it; an optimizer's ranks are averaged over
+    the seeds it ran (an optimizer run on fewer seeds is ranked on those)."""
     from scipy.stats import rankdata
 
     out: dict[str, dict[str, float]] = {}
     for p, by_opt in curves.items():
-        opts = [o for o, c in by_opt.items() if c.shape[1] >= at]
-        if not opts:
-            continue
-        n_seeds = min(by_opt[o].shape[0] for o in opts)
-        vals = np.array([[by_opt[o][s, at - 1] for o in opts] for s in range(n_seeds)])
-        ranks = np.array([rankdata(row) for row in vals])
-        out[p] = {o: float(ranks[:, j].mean()) for j, o in enumerate(opts)}
+        per_opt: dict[str, list[float]] = {}
+        seeds = sorted({s for by_seed in by_opt.values() for s in by_seed})
+        for s in seeds:
+            present = [o for o, by_seed in by_opt.items() if s in by_seed and len(by_seed[s]) >= at]
+            ranks = rankdata([by_opt[o][s][at - 1] for o in present])
+            for o, rk in zip(present, ranks):
+                per_opt.setdefault(o, []).append(float(rk))
+        if per_opt:
+            out[p] = {o: float(np.mean(r)) for o, r in per_opt.items()}
     return out
 
 
@@ -118,13 +122,13 @@ def markdown(meta: dict, runs: list[dict]) -> str:
                  "(the optimum is unknown).\n")
     for p, by_opt in curves.items():
         ref, kind = refs[p]
-        bs = [b for b in budgets(meta) if any(c.shape[1] >= b for c in by_opt.values())]
+        bs = [b for b in budgets(meta) if any(_matrix(c).shape[1] >= b for c in by_opt.values())]
         lines.append(f"\n## {p} (reference: {kind} = {ref:.10g})\n")
         lines.append("| optimizer | " + " | ".join(f"regret @{b}" for b in bs) + " |")
         lines.append("|---|" + "---|" * len(bs))
         for o in opts:
             if o in by_opt:
-                lines.append(f"| {o} | " + " | ".join(_cell(by_opt[o], b) for b in bs) + " |")
+                lines.append(f"| {o} | " + " | ".join(_cell(by_opt[o], b, meta["seeds"]) for b in bs) + " |")
     at = int(meta["evals"])
     lines.append(_rank_table(mean_ranks(curves, at), at, opts,
                              {p: i["continuous"] for p, i in meta["problems"].items()}))
@@ -135,7 +139,7 @@ def _rank_table(ranks: dict[str, dict[str, float]], at: int, opts: list[str], co
     probs = list(ranks)
     lines = [f"\n## Mean rank by regret after {at} evaluations (1 = best)\n",
              "Per problem and seed the optimizers run on it are ranked (ties share the average rank), then "
-             "averaged over seeds.  'all' averages a row over the problems it ran on; cmaes and cma run on "
+             "averaged over the seeds each optimizer ran (fewer for those marked in the tables above).  'all' averages a row over the problems it ran on; cmaes and cma run on "
              "the continuous problems only (9 competitors there, 7 on the others), so compare them in the "
              "'continuous' column.\n",
              "| optimizer | " + " | ".join(probs) + " | continuous | all |",
@@ -164,8 +168,8 @@ def plot(meta: dict, runs: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), squeeze=False)
     colors = dict(zip(meta["optimizers"], plt.get_cmap("tab10").colors))
     for ax, p in zip(axes.flat, probs):
-        for o, c in curves[p].items():
-            med = np.median(c, axis=0)
+        for o, by_seed in curves[p].items():
+            med = np.median(_matrix(by_seed), axis=0)
             x = np.arange(1, len(med) + 1)
             style = "-" if o in ("rfbo", "tpe", "cmaes", "random") else "--"
             ax.plot(x, np.maximum(med, 1e-10), style, color=colors.get(o), label=o, lw=1.4)

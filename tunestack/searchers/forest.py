@@ -46,7 +46,7 @@ class ForestConfig:
     ``benchmarks/rfbo/results.md``.
     """
 
-    n_trees: int = 20
+    n_trees: int = 10
     max_features: float = 1.0  # fraction of dimensions tried at each split
     min_samples_split: int = 2
     min_samples_leaf: int = 1

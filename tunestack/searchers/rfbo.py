@@ -84,7 +84,7 @@ class RFBOSearcher(Searcher):
     # ---- proposals ----------------------------------------------------------------------------------
     def _propose(self) -> np.ndarray:
         budget = self.model_budget(self.min_points)
-        if self._n_design < self.n_initial or budget is False:
+        if len(self.trials) < self.n_initial or budget is False:  # warm-start observations count
             vec = self._next_design_point()
             if vec is not None:
                 return vec

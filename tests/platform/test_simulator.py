@@ -2,7 +2,11 @@
 determinism, searcher tells, presets, failures, and ASHA against random search at equal time."""
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import ConfigSpace as CS
 import numpy as np
@@ -10,7 +14,6 @@ import pytest
 
 from tunestack import searchers
 from tunestack.platform.simulator import SimulationError, simulate
-from tunestack.schedulers import Decision
 from tunestack.schedulers.base import Scheduler
 from tunestack.schedulers.successive_halving import SuccessiveHalving
 
@@ -95,6 +98,21 @@ def test_deterministic():
     assert a.history == b.history and a.time == b.time
     c = simulate(toy_curve, toy_space(), **{**kw, "seed": 6})
     assert c.history != a.history
+
+
+def test_deterministic_in_a_fresh_process():
+    code = ("import json\nfrom tests.platform.test_simulator import toy_curve, toy_space\n"
+            "from tunestack.platform.simulator import simulate\n"
+            "r = simulate(toy_curve, toy_space(), scheduler='async_hyperband', max_budget=27, workers=3, "
+            "max_time=300, seed=2)\n"
+            "print(json.dumps([[h['time'], h['trial_id'], h['budget'], h['decision']] for h in r.history]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=str(Path(__file__).parents[2]))
+    assert proc.returncode == 0, proc.stderr
+    here = simulate(toy_curve, toy_space(), scheduler="async_hyperband", max_budget=27, workers=3,
+                    max_time=300, seed=2)
+    mine = [[h["time"], h["trial_id"], h["budget"], h["decision"]] for h in here.history]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(mine))
 
 
 def test_the_searcher_hears_milestones_with_their_budgets():

@@ -32,6 +32,7 @@ class Driver:
     log: list = field(default_factory=list)  # every decision and action, in order
     slots: list = field(default_factory=list)  # per worker: [trial id, budget reached, target] or None
     reached: dict = field(default_factory=dict)  # trial id -> budget reached
+    n_reports: dict = field(default_factory=dict)  # trial id -> reports so far
     counter: int = 0
     turn: int = 0
     waits: int = 0
@@ -78,7 +79,8 @@ class Driver:
         self.turn += 1
         tid, reached, target = self.slots[w]
         budget = float(math.floor(reached + 1e-9) + 1)
-        nth = sum(1 for e in self.log if e[0] == "result" and e[1] == tid) + 1
+        nth = self.n_reports.get(tid, 0) + 1
+        self.n_reports[tid] = nth
         if nth == 2 and tid in self.fail_crash:
             self.sched.on_failure(tid)
             self.log.append(("failure", tid))

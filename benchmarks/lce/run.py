@@ -2,7 +2,7 @@
 
     python -m benchmarks.lce.run savings    [--seeds 10] [--trials 100]   # time saved, final regret
     python -m benchmarks.lce.run prediction [--curves 300]                # loglik, coverage at 10/25/50%
-    python -m benchmarks.lce.run simulate   [--seeds 10] [--hours 2]      # vs ASHA, Hyperband
+    python -m benchmarks.lce.run simulate   [--seeds 10] [--trials 100]   # vs ASHA, Hyperband
     python -m benchmarks.lce.run latency                                  # decision cost, 50-point curves
     python -m benchmarks.lce.run all
 
@@ -101,13 +101,17 @@ def prediction(n_curves: int, benches: tuple[str, ...]) -> dict:
 
 
 # ---- against ASHA and Hyperband in simulated time ---------------------------------------------------
-def simulate_vs(seeds: int, hours: float, workers: int, benches: tuple[str, ...]) -> dict:
+def simulate_vs(seeds: int, trials: int, workers: int, benches: tuple[str, ...]) -> dict:
+    """Random search under each scheduler for the simulated time FIFO needs for ``trials`` full trials
+    (mean full-training cost of the table * trials / workers); reports every max_budget/50 budget units."""
     from benchmarks.mf.benchmarks import load
     from tunestack.platform.simulator import simulate
     out: dict = {}
     for name in benches:
         bench = load(name, mode="surrogate")
-        max_time = hours * 3600.0
+        _, _, cum = table(name)
+        max_time = float(cum[:, -1].mean()) * trials / workers
+        step = max(1.0, bench.max_budget / 50)
         checkpoints = [max_time * f for f in (0.125, 0.25, 0.5, 1.0)]
         per: dict = {}
         for sched in ("fifo", "lce", "asha", "hyperband"):
@@ -115,14 +119,16 @@ def simulate_vs(seeds: int, hours: float, workers: int, benches: tuple[str, ...]
             for seed in range(seeds):
                 r = simulate(bench.objective, bench.search_space, "random", None if sched == "fifo" else sched,
                              min_budget=bench.min_budget, max_budget=bench.max_budget, eta=3, workers=workers,
-                             max_time=max_time, seed=seed, step=1)
+                             max_time=max_time, seed=seed, step=step)
                 best.append([r.best_at(t) for t in checkpoints])
             arr = np.array([[np.nan if b is None else b for b in row] for row in best])
             per[sched] = {"time_s": checkpoints, "best_mean": np.nanmean(arr, 0).tolist(),
                           "best_median": np.nanmedian(arr, 0).tolist(), "per_seed": arr.tolist()}
             print(f"{name} {sched:10s} best value (mean over {seeds} seeds) at "
-                  + ", ".join(f"{t / 3600:.2g}h: {m:.4f}" for t, m in zip(checkpoints, per[sched]["best_mean"])))
-        out[name] = {"workers": workers, "hours": hours, "optimum": bench.optimum, "methods": per}
+                  + ", ".join(f"{t:.0f}s: {m:.4f}" for t, m in zip(checkpoints, per[sched]["best_mean"])),
+                  flush=True)
+        out[name] = {"workers": workers, "max_time_s": max_time, "step": step, "optimum": bench.optimum,
+                     "methods": per}
     return out
 
 
@@ -164,7 +170,6 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--curves", type=int, default=300)
-    ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--bench", nargs="*", default=list(REAL) + ["synthetic"])
     a = ap.parse_args()
@@ -174,7 +179,7 @@ def main() -> None:
     if a.figure in ("prediction", "all"):
         _save("prediction", prediction(a.curves, benches))
     if a.figure in ("simulate", "all"):
-        _save("simulate", simulate_vs(a.seeds, a.hours, a.workers, tuple(b for b in benches if b in REAL)))
+        _save("simulate", simulate_vs(a.seeds, a.trials, a.workers, tuple(b for b in benches if b in REAL)))
     if a.figure in ("latency", "all"):
         _save("latency", latency())
 

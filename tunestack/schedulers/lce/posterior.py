@@ -33,7 +33,7 @@ __all__ = ["Prediction", "predict_final", "MIN_POINTS"]
 
 MIN_POINTS = 4  # fewer points leave too few degrees of freedom for a noise estimate
 _RHO_MAX = 0.9
-_MIN_WEIGHT = 1e-9  # mixture components below this posterior weight are dropped
+_MIN_WEIGHT = 1e-7  # mixture components below this posterior weight are dropped
 
 
 @dataclass(frozen=True)

@@ -113,9 +113,10 @@ class LCEScheduler(Scheduler):
         p_beat = p_raw
         if self.recalibrate:  # never bolder than the model: see the class docstring
             p_beat = max(p_raw, recalibrated(p_raw, budget / self.max_budget, self.pits, self.prior_weight))
-        median = pred.median()
-        self.last_prediction[t.id] = {"budget": budget, "p_raw": p_raw, "p_beat": p_beat, "median": median}
+        self.last_prediction[t.id] = {"budget": budget, "p_raw": p_raw, "p_beat": p_beat}
         if p_beat < self.threshold:
+            median = pred.median()  # only a stop needs it: half the cost of a decision
+            self.last_prediction[t.id]["median"] = median
             return self._finish(t, STOPPED, f"stopped early: P(final beats the incumbent) = {p_beat:.3g} "
                                             f"< {self.threshold:g} after {n} results",
                                 predicted=max(median, y_star))

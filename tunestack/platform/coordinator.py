@@ -7,7 +7,9 @@ document (``state_dict``) whenever Ray checkpoints the experiment.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -53,7 +55,12 @@ class Coordinator:
         self.budget_attr = budget_attr
         self.trials: dict[str, TrialInfo] = {}
         self.resume_queue: list[str] = []
+        self.stop_queue: list[str] = []  # paused trials the scheduler core gave up on
         self.finished_order: list[str] = []  # Ray ids in the order they ended (for "best over time")
+        # an append-only record of every ended trial: Ray snapshots the experiment only every few
+        # seconds, so after a driver kill this is what keeps finished trials from being lost or re-run
+        self.journal_path: str | None = None
+        self.unsaved_ends = 0  # trials ended since Ray last saved the experiment
 
     # ---- the searcher side -----------------------------------------------------------------
     @property
@@ -107,13 +114,52 @@ class Coordinator:
             info.status = PAUSED
         elif dec.action == "stop":
             info.outcome = dec.reason or "stopped early"
+        self._drain_stopped()
         return dec.action
+
+    def _drain_stopped(self) -> None:
+        for rid in self.scheduler.take_stopped() if self.scheduler is not None else []:
+            if rid in self.trials:
+                self.trials[rid].outcome = self.scheduler.trial_status(rid)["reason"] or "stopped early"
+                self.stop_queue.append(rid)
 
     def on_complete(self, ray_id: str, result: Mapping[str, Any] | None, error: bool) -> None:
         """The trial ended (its function returned, it was stopped, or it raised)."""
         info = self.trials.get(ray_id)
         if info is None or info.status == DONE:
             return
+        self._end(ray_id, info, result, error)
+        self.unsaved_ends += 1
+        if self.journal_path:
+            with open(self.journal_path, "a") as f:
+                f.write(json.dumps({"ray_id": ray_id, "value": info.last_value, "budget": info.budget,
+                                    "outcome": info.outcome, "error": error,
+                                    "history": info.history}) + "\n")
+
+    def replay_journal(self) -> int:
+        """Apply the ends recorded after the state was saved; returns how many were applied."""
+        if not self.journal_path or not os.path.exists(self.journal_path):
+            return 0
+        n = 0
+        with open(self.journal_path) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        for rec in records:
+            info = self.trials.get(rec["ray_id"])
+            if info is None or info.status == DONE:
+                continue
+            seen = {b for b, _ in info.history}
+            for b, v in rec["history"]:
+                if b not in seen and self.scheduler is not None:
+                    self.scheduler.on_result(rec["ray_id"], b, math.nan if v is None else v)
+                    self.searcher.tell(info.sid, v, budget=b)
+                    info.history.append((b, v))
+                    info.told = True
+            info.last_value, info.budget, info.outcome = rec["value"], rec["budget"], rec["outcome"]
+            self._end(rec["ray_id"], info, None, rec["error"])
+            n += 1
+        return n
+
+    def _end(self, ray_id: str, info: TrialInfo, result: Mapping[str, Any] | None, error: bool) -> None:
         if result:
             v = _finite(result.get(self.metric))
             if v is not None or self.metric in result:
@@ -150,6 +196,13 @@ class Coordinator:
 
         ``ray_status`` maps Ray trial ids to Ray's status strings (PENDING, PAUSED, RUNNING, ...).
         """
+        # trials that ended before a driver restart but that Ray's older snapshot still lists as unfinished
+        ended = [rid for rid, st in ray_status.items() if st in ("PENDING", "PAUSED")
+                 and rid in self.trials and self.trials[rid].status == DONE]
+        stops = ended + [rid for rid in self.stop_queue if ray_status.get(rid) == "PAUSED"]
+        self.stop_queue = [rid for rid in self.stop_queue if ray_status.get(rid) in ("RUNNING", "PENDING")]
+        if stops:
+            return None, stops
         for rid in list(self.resume_queue):
             st = ray_status.get(rid)
             if st in (None, "TERMINATED", "ERROR"):
@@ -188,6 +241,7 @@ class Coordinator:
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "trials": {rid: t.to_json() for rid, t in self.trials.items()},
             "resume_queue": list(self.resume_queue),
+            "stop_queue": list(self.stop_queue),
             "finished_order": list(self.finished_order),
         }
 
@@ -202,6 +256,7 @@ class Coordinator:
             self.trials[rid] = TrialInfo(d["sid"], d["status"], d["last_value"], d["budget"], d["outcome"],
                                          d["told"], [tuple(x) for x in d["history"]])
         self.resume_queue = list(state["resume_queue"])
+        self.stop_queue = list(state.get("stop_queue", []))
         self.finished_order = list(state["finished_order"])
 
     # ---- results ------------------------------------------------------------------------------

@@ -60,6 +60,19 @@ class RaySearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path) as f:
             self.coordinator.load_state_dict(json.load(f))
+        applied = self.coordinator.replay_journal()
+        if applied:
+            log.info("tunestack: %d trial(s) ended after the last snapshot; taken from the journal", applied)
+
+
+def _snapshot(tune_controller: Any) -> None:
+    """Save the experiment now (Ray does so only every ~10 s), so that a trial that just ended is in
+    the snapshot that ``Tuner.restore`` starts from.  Ray hands schedulers a wrapper of its controller;
+    if a Ray version hides the controller, the journal (see Coordinator) still covers these trials."""
+    controller = getattr(tune_controller, "_tune_controller", None)
+    save = getattr(controller, "checkpoint", None)
+    if save is not None:
+        save(force=True)
 
 
 class RayScheduler(TrialScheduler):
@@ -91,6 +104,9 @@ class RayScheduler(TrialScheduler):
         """Handled in the searcher adapter's on_trial_complete."""
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        if self.coordinator.unsaved_ends:
+            _snapshot(tune_controller)
+            self.coordinator.unsaved_ends = 0
         trials = {t.trial_id: t for t in tune_controller.get_trials()}
         run, stop = self.coordinator.choose({tid: t.status for tid, t in trials.items()})
         for tid in stop:

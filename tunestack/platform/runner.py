@@ -27,6 +27,7 @@ __all__ = ["TuneResult", "run_job", "resume", "JobSpec", "TuneError"]
 
 log = logging.getLogger("tunestack")
 JOB_FILE = "tunestack_job.json"
+JOURNAL_FILE = "tunestack_journal.jsonl"
 
 
 class TuneError(RuntimeError):
@@ -189,6 +190,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     # a max_concurrent set by the user below that bound must not be exceeded, so nothing is created ahead
     coord = Coordinator(searcher, scheduler, spec.metric, spec.mode, spec.num_samples, max_concurrent,
                         spec.budget_attr, lookahead=0 if spec.max_concurrent else None)
+    coord.journal_path = os.path.join(job_dir, JOURNAL_FILE)
     register_live(spec.job_id, tracking=tracker, coordinator=coord)
     if not restoring:
         os.makedirs(job_dir, exist_ok=True)
@@ -203,8 +205,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         search_alg = RaySearcher(coord, spec.job_id)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=search_alg,
-                                        scheduler=RayScheduler(coord) if scheduler is not None else None,
+            tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=RayScheduler(coord),
                                         num_samples=spec.num_samples, reuse_actors=spec.reuse_actors,
                                         time_budget_s=spec.time_budget_s),
             run_config=tune.RunConfig(

@@ -1,0 +1,119 @@
+"""The ``tunestack`` command: ``tunestack run file.py:fn ...`` and ``tunestack ui``."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from typing import Any, Sequence
+
+__all__ = ["main", "load_target"]
+
+DEFAULT_STORE = "sqlite:///mlflow.db"  # MLflow's own default store, in the working directory
+
+
+def load_target(target: str) -> Any:
+    """The ``@tunable`` function named by ``path/to/file.py:function``."""
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise SystemExit(f"tunestack: expected path/to/file.py:function, got {target!r}")
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
+        raise SystemExit(f"tunestack: no such file {path!r}")
+    mod_name = "tunestack_user_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    sys.path.insert(0, os.path.dirname(path))
+    spec.loader.exec_module(module)
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(module)  # Ray workers cannot import the file by name
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise SystemExit(f"tunestack: {path} has no attribute {name!r}")
+    if not hasattr(fn, "tune"):
+        raise SystemExit(f"tunestack: {target} is not decorated with @tunestack.tunable(space=..., metric=...)")
+    return fn
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tunestack", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="tune a @tunable function on Ray")
+    r.add_argument("target", help="path/to/file.py:function (decorated with @tunestack.tunable)")
+    r.add_argument("--searcher", default="random", help="random | tpe | rfbo | cmaes")
+    r.add_argument("--scheduler", default=None, help="fifo | sh | asha | hyperband | async_hyperband | "
+                                                     "bohb | async_bohb | rf_hyperband | lce")
+    r.add_argument("--num-samples", type=int, default=20)
+    r.add_argument("--max-concurrent", type=int, default=None)
+    r.add_argument("--cpus-per-trial", type=float, default=1.0)
+    r.add_argument("--gpus-per-trial", type=float, default=0.0)
+    r.add_argument("--address", default=None, help="join a Ray cluster: auto or ray://host:10001")
+    r.add_argument("--name", default=None)
+    r.add_argument("--storage-path", default=None)
+    r.add_argument("--seed", type=int, default=None)
+    r.add_argument("--min-budget", type=float, default=1.0)
+    r.add_argument("--max-budget", type=float, default=None)
+    r.add_argument("--eta", type=float, default=3.0)
+    r.add_argument("--tracking-uri", default=None)
+    r.add_argument("--no-tracking", action="store_true")
+    r.add_argument("--resume", default=None, metavar="JOB_DIR", help="resume the job saved in JOB_DIR")
+    u = sub.add_parser("ui", help="start the MLflow UI on the store in use and print its URL")
+    u.add_argument("--tracking-uri", default=None)
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--port", type=int, default=5000)
+    return p
+
+
+def store_in_use(uri: str | None) -> str:
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_STORE
+
+
+def _run(args: argparse.Namespace) -> int:
+    fn = load_target(args.target)
+    if args.resume:
+        result = fn.resume(args.resume, address=args.address)
+    else:
+        resources = {"cpu": args.cpus_per_trial}
+        if args.gpus_per_trial:
+            resources["gpu"] = args.gpus_per_trial
+        result = fn.tune(searcher=args.searcher, scheduler=args.scheduler, num_samples=args.num_samples,
+                         max_concurrent=args.max_concurrent, resources=resources, address=args.address,
+                         name=args.name, storage_path=args.storage_path, seed=args.seed,
+                         min_budget=args.min_budget, max_budget=args.max_budget, eta=args.eta,
+                         tracking=not args.no_tracking, tracking_uri=args.tracking_uri)
+    return 0 if result.best_value is not None else 1
+
+
+def _ui(args: argparse.Namespace) -> int:
+    uri = store_in_use(args.tracking_uri)
+    url = f"http://{args.host}:{args.port}"
+    print(f"MLflow UI for {uri} at {url} (Ctrl-C to stop)", flush=True)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+           "--port", str(args.port)]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..schedulers import SchedulerError
+    from ..searchers import SearcherError
+    from ..space import SpaceError
+    from .runner import TuneError
+    from .session import MetricError
+
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args) if args.command == "run" else _ui(args)
+    except (SpaceError, SearcherError, SchedulerError, TuneError, MetricError, ConnectionError) as e:
+        print(f"tunestack: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

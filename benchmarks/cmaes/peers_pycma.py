@@ -85,7 +85,7 @@ def main() -> None:
                 regrets = run(prob, seed, budget)
                 assert len(regrets) == budget, f"{name} used {len(regrets)} of {budget} evaluations"
                 rows.append({"problem": pname, "optimizer": name, "seed": seed,
-                             "best_regret": best_so_far(regrets)})
+                             "cma_version": cma.__version__, "best_regret": best_so_far(regrets)})
             print(f"{pname:18s} {name:10s} {time.perf_counter() - t0:6.1f}s", flush=True)
     print("wrote", save("pycma", rows))
 

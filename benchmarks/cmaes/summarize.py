@@ -30,7 +30,13 @@ def table(rows: list[dict]) -> str:
     opts = [o for o in ORDER if any(r["optimizer"] == o for r in rows)]
     seeds = {len(v) for v in cell.values()}
     lines = [f"Median best regret over {'/'.join(map(str, sorted(seeds)))} seeds "
-             "(in brackets: 25th-75th percentile)", "",
+             "(in brackets: 25th-75th percentile).", "", "Commands (repository root):", "",
+             "    nice -n 10 python -m benchmarks.cmaes.quality --seeds 20   # .venv: cmaes, random",
+             "    PYTHONPATH=. nice -n 10 .bench-venv-cma/bin/python -m benchmarks.cmaes.peers_pycma "
+             "--seeds 20",
+             "    python -m benchmarks.cmaes.summarize", "",
+             "pycma: cma " + _cma_version(rows) + ", unit cube, sigma0 = 0.3, bounds [0, 1] "
+             "(BoundTransform), uniform random x0; `pycma` = plain runs, `pycma-ipop` = fmin2 with IPOP restarts.", "",
              "| problem | optimizer | " + " | ".join(f"{c} evals" for c in CHECKPOINTS) + " |",
              "|---|---|" + "---|" * len(CHECKPOINTS)]
     for p in probs:
@@ -42,6 +48,11 @@ def table(rows: list[dict]) -> str:
                 vals.append(f"{med:.3g} [{q1:.2g}, {q3:.2g}]")
             lines.append(f"| {p} | {o} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
+
+
+def _cma_version(rows: list[dict]) -> str:
+    versions = {r.get("cma_version") for r in rows if r.get("cma_version")}
+    return ", ".join(sorted(versions)) or "(version not recorded)"
 
 
 def main() -> None:

@@ -102,10 +102,10 @@ def test_bad_inputs_are_refused_clearly():
 # ---- calibration -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("frac", [0.25, 0.5])
 def test_predictive_intervals_are_calibrated_on_synthetic_noisy_curves(frac):
-    """Coverage of the 50% and 90% intervals of the final value on 80 held-out synthetic curves."""
+    """Coverage of the 50% and 90% intervals of the final value on 60 held-out synthetic curves."""
     rng = np.random.default_rng(11)
     in50, in90, low_tail = [], [], []
-    for _ in range(80):
+    for _ in range(60):
         b, y, _ = synthetic_curve(rng, T)
         k = int(frac * T)
         p = predict_final(b[:k] / T, y[:k])

@@ -5,6 +5,9 @@ on a problem where early values rank configurations imperfectly (curves cross, n
 budget).  Every method gets the same simulated wall-clock time on the same number of workers.
 
     nice -n 10 python -m benchmarks.schedulers.toy_sanity --seeds 10 --out benchmarks/schedulers/toy_sanity_results.md
+
+``--problem mlp_digits`` (or ``gbm``) runs the same comparison on the surrogate of the learning-curve
+benchmarks in ``benchmarks/mf`` (another engineer's data; values are validation errors).
 """
 from __future__ import annotations
 
@@ -68,13 +71,27 @@ METHODS = {
 }
 
 
-def run(seeds: int, workers: int, full_evals: float, methods: list[str]) -> tuple[str, dict]:
-    max_budget = 81
-    mean_full_cost = max_budget * 6.0  # cost of one full run at the mean width
+def _problem(name: str) -> tuple:
+    """(objective, space, min_budget, max_budget, mean cost of one full run, description)."""
+    if name == "toy":
+        return (objective, space(), 1, 81, 81 * 6.0,
+                f"Toy learning-curve objective ({DIM}-d, curves cross, noise ~ 1/sqrt(budget)); the "
+                "noise-free optimum is 0.0746")
+    from benchmarks.mf.benchmarks import load
+    bench = load(name, mode="surrogate", seed=0)
+    probe = simulate(bench.objective, bench.space, max_budget=bench.max_budget, max_evaluations=40, seed=123)
+    mean_cost = sum(h["cost"] for h in probe.history) / len(probe.history)
+    return (bench.objective, bench.space, bench.min_budget, bench.max_budget, mean_cost,
+            f"benchmarks.mf {name!r} surrogate (validation error; best in its table {bench.optimum})")
+
+
+def run(seeds: int, workers: int, full_evals: float, methods: list[str], problem: str = "toy",
+        ) -> tuple[str, dict]:
+    obj, sp, min_budget, max_budget, mean_full_cost, about = _problem(problem)
     max_time = full_evals * mean_full_cost / workers
-    lines = [f"Toy learning-curve objective ({DIM}-d, curves cross, noise ~ 1/sqrt(budget)); budgets 1..81, "
-             f"eta=3, {workers} workers, {max_time:.0f} simulated s (~{full_evals:g} full runs of worker "
-             f"time), {seeds} seeds.  Best value at max budget (lower is better; the noise-free optimum is 0.0746):",
+    lines = [f"{about}; budgets {min_budget}..{max_budget}, eta=3, {workers} workers, {max_time:.4g} simulated "
+             f"s (~{full_evals:g} full runs of worker time), {seeds} seeds.  Best value at max budget "
+             "(lower is better):",
              "",
              "| method | median best @25% time | @50% | @100% | mean @100% | trials | full-eval equiv. "
              "| CPU s/run |",
@@ -85,7 +102,7 @@ def run(seeds: int, workers: int, full_evals: float, methods: list[str]) -> tupl
         bests, quarter, half, trials, used, cpu = [], [], [], [], [], []
         for seed in range(seeds):
             t0 = time.process_time()
-            r = simulate(objective, space(), min_budget=1, max_budget=max_budget, eta=3, workers=workers,
+            r = simulate(obj, sp, min_budget=min_budget, max_budget=max_budget, eta=3, workers=workers,
                          max_time=max_time, seed=seed, **kw)
             cpu.append(time.process_time() - t0)
             worst = math.inf
@@ -108,9 +125,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--full-evals", type=float, default=40.0)
     ap.add_argument("--methods", nargs="*", default=list(METHODS))
+    ap.add_argument("--problem", default="toy", choices=["toy", "mlp_digits", "gbm"])
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    text, _ = run(args.seeds, args.workers, args.full_evals, args.methods)
+    text, _ = run(args.seeds, args.workers, args.full_evals, args.methods, args.problem)
     if args.out is not None:
         args.out.write_text(text)
     print(text)

@@ -169,7 +169,8 @@ def _int_space() -> CS.ConfigurationSpace:
 
 
 def _int_objective(c: dict) -> float:
-    return (c["n"] - 37) ** 2 / 100 + math.log2(c["w"] / 128) ** 2 + (c["x0"] - 0.4) ** 2 + (c["x1"] - 0.7) ** 2
+    return ((c["n"] - 37) ** 2 / 100 + math.log2(c["w"] / 128) ** 2
+            + (c["x0"] - 0.4) ** 2 + (c["x1"] - 0.7) ** 2)
 
 
 def test_integer_dims_reach_the_optimum_and_do_not_stall():

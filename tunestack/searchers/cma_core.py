@@ -56,7 +56,8 @@ def make_params(n: int, lam: int) -> CMAParams:
     mu_eff = float(pos.sum() ** 2 / (pos ** 2).sum())  # Eq. 50 (left)
     alpha_cov = 2.0
     c_1 = alpha_cov / ((n + 1.3) ** 2 + mu_eff)  # Eq. 57
-    c_mu = min(1 - c_1, alpha_cov * (mu_eff - 2 + 1 / mu_eff) / ((n + 2) ** 2 + alpha_cov * mu_eff / 2))  # Eq. 58
+    c_mu = min(1 - c_1,  # Eq. 58
+               alpha_cov * (mu_eff - 2 + 1 / mu_eff) / ((n + 2) ** 2 + alpha_cov * mu_eff / 2))
     weights = w / pos.sum()
     if lam - mu > 0 and np.any(neg < 0):
         mu_eff_neg = float(neg.sum() ** 2 / (neg ** 2).sum())  # Eq. 50 (right)

@@ -255,9 +255,13 @@ class _Simulation:
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise SimulationError(f"the objective must return (value, cost_seconds), got {out!r}")
         try:
-            value, cost = float(out[0]), float(out[1])
+            cost = float(out[1])
         except (TypeError, ValueError):
-            value, cost = math.nan, float(out[1])
+            cost = math.nan
+        try:
+            value = float(out[0])
+        except (TypeError, ValueError):
+            value = math.nan  # a value that is not a number is a failed evaluation
         if not (math.isfinite(cost) and cost >= 0):
             raise SimulationError(f"the objective returned cost {out[1]!r} at budget {budget}; the cost must be "
                                   "a finite number of seconds >= 0")

@@ -232,3 +232,12 @@ def test_vectorized_activity_matches_the_space():
     nb, _ = hood.neighbours(space.sample_vectors(rng, 5), 40, np.full(5, 0.2), rng)
     assert np.allclose(np.nan_to_num(nb, nan=-7), np.nan_to_num([space.normalize(v) for v in nb], nan=-7),
                        atol=1e-12)
+
+
+def test_exclusion_can_be_turned_off():
+    s = create("rfbo", _branin_space(), seed=1, exclusion=0)
+    for _ in range(8):
+        sug = s.ask()
+        s.tell(sug.id, _branin(sug.config))
+    pend = [s.ask() for _ in range(3)]
+    assert len({tuple(p.vector) for p in pend}) == 3

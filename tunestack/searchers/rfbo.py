@@ -117,13 +117,12 @@ class RFBOSearcher(Searcher):
         z = transform_targets(y_fit, self.transform)
         model = RandomForestSurrogate(self.forest_config).fit(np.concatenate([X, pending]), z, seed)
         best = float(np.min(z[: len(y)]))
-
         radius = self._exclusion_radius(len(X) + len(pending))
 
         def acq(C: np.ndarray) -> np.ndarray:
             mean, var = model.predict(C)
             value = log_expected_improvement(mean, var, best)
-            if len(pending):  # a steep penalty inside the exclusion balls of the pending asks
+            if len(pending) and radius > 0:  # a steep penalty inside the pending asks' exclusion balls
                 d = _min_distance(C, pending, self.space.is_categorical)
                 value = value - _PENALTY * np.maximum(0.0, 1.0 - d / radius)
             return value

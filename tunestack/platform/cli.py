@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="tune a @tunable function on Ray")
     r.add_argument("target", help="path/to/file.py:function (decorated with @tunestack.tunable)")
-    r.add_argument("--searcher", default="random", help="random | tpe | rfbo | cmaes")
+    r.add_argument("--searcher", default=None, help="random | tpe | rfbo | cmaes (default: the "
+                                                    "scheduler preset's, else random)")
     r.add_argument("--scheduler", default=None, help="fifo | sh | asha | hyperband | async_hyperband | "
                                                      "bohb | async_bohb | rf_hyperband | lce")
     r.add_argument("--num-samples", type=int, default=20)

@@ -45,14 +45,17 @@ class Tunable:
         self.last_reports = session.history
         return out
 
-    def tune(self, searcher: str = "random", scheduler: str | None = None, num_samples: int = 20,
+    def tune(self, searcher: str | None = None, scheduler: str | None = None, num_samples: int = 20,
              max_concurrent: int | None = None, resources: dict | None = None, address: str | None = None,
              name: str | None = None, storage_path: str | None = None, seed: int | None = None,
              min_budget: float = 1.0, max_budget: float | None = None, eta: float = 3.0,
              tracking: bool = True, tracking_uri: str | None = None, reuse_actors: bool = True,
              time_budget_s: float | None = None, searcher_kwargs: dict | None = None,
              scheduler_kwargs: dict | None = None, resume: bool = False, verbose: int = 1) -> Any:
-        """Tune on Ray; see the README for every option.  Returns a :class:`TuneResult`."""
+        """Tune on Ray; see the README for every option.  Returns a :class:`TuneResult`.
+
+        ``searcher=None`` takes the scheduler preset's searcher (``bohb``: TPE), else random search.
+        """
         from .runner import JobSpec, run_job
 
         opts = {**self.defaults}

@@ -40,7 +40,7 @@ class JobSpec:
 
     metric: str
     mode: str = "min"
-    searcher: str = "random"
+    searcher: str | None = None  # None: the scheduler preset's searcher (bohb: tpe), else random
     scheduler: str | None = None
     num_samples: int = 20
     max_concurrent: int | None = None
@@ -114,7 +114,8 @@ def _resolve_algorithms(spec: JobSpec, space: SearchSpace) -> tuple[Searcher, Sc
         if preset_searcher is not None:
             searcher_name = preset_searcher
             searcher_kwargs = {**preset_kwargs, **searcher_kwargs}
-    searcher = create_searcher(searcher_name, space, mode=spec.mode, seed=spec.seed, **searcher_kwargs)
+    searcher = create_searcher(searcher_name or "random", space, mode=spec.mode, seed=spec.seed,
+                               **searcher_kwargs)
     if sched_name in (None, "fifo"):
         return searcher, None
     if spec.max_budget is None:
@@ -179,7 +180,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     tracker = None
     if spec.tracking:  # start the MLflow writer first: its start-up overlaps Ray's
         tracker = TrackingClient(experiment=spec.name, job_dir=job_dir, tracking_uri=spec.tracking_uri,
-                                 params=_job_params(spec, space), run_name=spec.name,
+                                 params=_job_params(spec, space, searcher, scheduler), run_name=spec.name,
                                  tags={"tunestack.searcher": searcher.name,
                                        "tunestack.scheduler": getattr(scheduler, "name", "fifo")},
                                  resume=restoring)
@@ -261,8 +262,9 @@ def _live_coordinator(job_id: str, fallback: Coordinator) -> Coordinator:
     return live(job_id, "coordinator") or fallback
 
 
-def _job_params(spec: JobSpec, space: SearchSpace) -> dict:
+def _job_params(spec: JobSpec, space: SearchSpace, searcher: Searcher, scheduler: Scheduler | None) -> dict:
     p = {k: v for k, v in spec.__dict__.items() if k not in ("searcher_kwargs", "scheduler_kwargs", "job_id")}
+    p.update(searcher=searcher.name, scheduler=getattr(scheduler, "name", "fifo"), preset=spec.scheduler)
     p["space"] = json.dumps(space.describe(), default=str)[:6000]
     p.update({f"searcher.{k}": v for k, v in spec.searcher_kwargs.items()})
     p.update({f"scheduler.{k}": v for k, v in spec.scheduler_kwargs.items()})

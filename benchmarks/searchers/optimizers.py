@@ -4,7 +4,8 @@
 through their public ask/tell API; the peers (imported lazily, they live in ``.bench-venv`` only) use
 their own ordinary entry points with default settings:
 
-* ``optuna_tpe`` / ``optuna_mvtpe``: ``TPESampler(seed=)`` and ``TPESampler(multivariate=True,
+* ``optuna_tpe`` / ``optuna_mvtpe``: ``TPESampler(multivariate=False, seed=)`` (univariate; Optuna 5's
+  default ``multivariate=None`` means multivariate for one objective) and ``TPESampler(multivariate=True,
   group=<space is conditional>, seed=)``, ``study.optimize`` with the define-by-run space of
   :func:`.spaces.optuna_suggest`;
 * ``hyperopt_tpe``: ``fmin(algo=tpe.suggest, rstate=default_rng(seed))`` on :func:`.spaces.hyperopt_space`;
@@ -80,7 +81,8 @@ def _optuna(multivariate: bool) -> Runner:
         conditional = bool(problem.space.conditions)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate / group
-            kw = {"multivariate": True, "group": conditional} if multivariate else {}
+            # explicit both ways: since Optuna 5 ``multivariate=None`` (the default) means True
+            kw = {"multivariate": True, "group": conditional} if multivariate else {"multivariate": False}
             sampler = optuna.samplers.TPESampler(seed=seed, **kw)
             study = optuna.create_study(direction="minimize", sampler=sampler)
             study.optimize(lambda t: _value(problem, optuna_suggest(t, problem.space)), n_trials=n)

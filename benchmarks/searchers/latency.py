@@ -11,7 +11,7 @@ challengers in between: its median is the cheap call, its mean the amortized cos
 * tunestack ``tpe`` / ``rfbo``: ``add_observation(config, value)`` for the N random tells;
 * tunestack ``cmaes``: N ask/tell pairs (a CMA-ES state is built from its own samples; random outside
   points are not how it learns), then the timed asks;
-* Optuna ``TPESampler`` (univariate, default) and ``multivariate=True``: ``study.add_trial`` of N
+* Optuna ``TPESampler(multivariate=False)`` (univariate) and ``multivariate=True``: ``study.add_trial`` of N
   finished trials, timed ``study.ask(distributions)``;
 * SMAC3 ``HyperparameterOptimizationFacade`` (settings as in :mod:`.optimizers`; no initial design,
   since the N tells are there): ``smac.tell`` of N random configurations, timed ``smac.ask()``.
@@ -107,7 +107,7 @@ def _optuna(multivariate: bool, problem: Problem, n: int, seed: int) -> Session:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore")
     dists = {hp.name: FloatDistribution(float(hp.lower), float(hp.upper)) for hp in problem.space.values()}
-    kw = {"multivariate": True} if multivariate else {}
+    kw = {"multivariate": multivariate}  # explicit: Optuna 5's default None means multivariate
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, **kw))
     study.add_trials([optuna.trial.create_trial(params=c, distributions=dists, value=problem.fn(c))
                       for c in _random_configs(problem, np.random.default_rng(seed), n)])

@@ -1,0 +1,96 @@
+"""Scheduler cores on Ray: pause with a checkpoint, resume from it, stop losers, never stall."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ray import tune
+
+import tunestack as ts
+from tests.platform.helpers import runs_of
+from tunestack.schedulers import available as schedulers_available
+from tunestack.searchers import available as searchers_available
+
+pytestmark = pytest.mark.ray
+MAX_BUDGET = 9
+
+
+@ts.tunable(space={"x": tune.uniform(-1.0, 1.0), "epochs": MAX_BUDGET}, metric="loss")
+def curve(config):
+    start, restored = 0, 0
+    ckpt = ts.load_checkpoint()
+    if ckpt is not None:
+        start, restored = ckpt["epoch"] + 1, 1
+    for epoch in range(start, config["epochs"]):
+        ts.report(loss=config["x"] ** 2 + 1.0 / (epoch + 1), epoch=epoch, restored=restored,
+                  checkpoint={"epoch": epoch})
+
+
+def _results(job_dir: str) -> dict[str, list[dict]]:
+    out = {}
+    for d in os.listdir(job_dir):
+        path = os.path.join(job_dir, d, "result.json")
+        if os.path.exists(path):
+            rows = [json.loads(line) for line in open(path) if line.strip()]
+            if rows:
+                out[rows[0]["trial_id"]] = rows
+    return out
+
+
+SCHEDULERS = [s for s in ("asha", "hyperband", "sh", "async_hyperband", "bohb", "lce")
+              if s in schedulers_available() or s == "bohb"]
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_scheduler_on_ray(ray_local, mlflow_uri, tmp_path, scheduler):
+    if scheduler == "bohb" and "tpe" not in searchers_available():
+        pytest.skip("bohb needs the tpe searcher")
+    name = f"sched-{scheduler}"
+    result = curve.tune(scheduler=scheduler, num_samples=12, max_budget=MAX_BUDGET, max_concurrent=2,
+                        seed=0, name=name, storage_path=str(tmp_path), tracking_uri=mlflow_uri, verbose=0)
+    table = result.table
+    assert len(table) == 12
+    assert not table["status"].str.startswith("failed").any(), table
+    full = table[table["budget"] >= MAX_BUDGET]
+    assert len(full) >= 1, "no trial reached max_budget"
+    assert (full["status"] == "completed").all()
+    if scheduler != "lce":
+        assert (table["budget"] < MAX_BUDGET).any(), "nothing was stopped early"
+    # every trial's epochs continue where its checkpoint left off: no epoch twice, none skipped
+    for rows in _results(result.path).values():
+        epochs = [r["epoch"] for r in rows]
+        assert epochs == list(range(len(epochs)))
+        assert [r["training_iteration"] for r in rows] == [e + 1 for e in epochs]
+    if scheduler in ("asha", "hyperband", "sh", "bohb"):
+        restored = [rows for rows in _results(result.path).values() if any(r["restored"] for r in rows)]
+        assert restored, "no trial was paused and resumed from its checkpoint"
+    # the best value is a max-budget value
+    assert result.best_value == pytest.approx(full["value"].min())
+    # MLflow: budget reached and why each trial ended
+    client, parent, children = runs_of(mlflow_uri, name)
+    assert len(children) == 12
+    by_id = {c.data.tags["tunestack.trial_id"]: c for c in children}
+    for _, row in table.iterrows():
+        c = by_id[row["trial_id"]]
+        assert c.data.metrics["budget_reached"] == row["budget"]
+        assert c.data.tags["tunestack.status"] == row["status"].split(":")[0]
+        assert c.data.tags["tunestack.reason"] == row["status"]
+        expected = "FINISHED" if row["status"] == "completed" else "KILLED"
+        assert c.info.status == expected, (row["status"], c.info.status)
+    # the searcher heard every milestone result
+    searcher = result.coordinator.searcher
+    assert sum(1 for r in searcher.trials.values() if r.results) == 12
+
+
+def test_synchronous_hyperband_does_not_stall_with_one_worker(ray_local, tmp_path):
+    result = curve.tune(scheduler="hyperband", num_samples=10, max_budget=MAX_BUDGET, max_concurrent=1,
+                        seed=1, storage_path=str(tmp_path), tracking=False, verbose=0,
+                        time_budget_s=600)
+    assert len(result.table) == 10
+    assert not result.table["status"].isin(["running", "paused"]).any()
+
+
+def test_scheduler_needs_max_budget(tmp_path):
+    with pytest.raises(ts.TuneError, match="max_budget"):
+        curve.tune(scheduler="asha", storage_path=str(tmp_path), tracking=False)

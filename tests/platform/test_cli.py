@@ -1,0 +1,107 @@
+"""The ``tunestack`` command line: ``run`` a @tunable function from a file, ``ui`` on the store in use."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.platform.helpers import runs_of
+
+ROOT = Path(__file__).parents[2]
+CLI = [sys.executable, "-m", "tunestack.platform.cli"]
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+@pytest.fixture()
+def job_file(tmp_path) -> Path:
+    path = tmp_path / "my_job.py"
+    path.write_text(textwrap.dedent("""
+        from ray import tune
+        import tunestack as ts
+
+        @ts.tunable(space={"x": tune.uniform(-1, 1)}, metric="loss")
+        def fit(config):
+            for step in range(2):
+                ts.report(loss=config["x"] ** 2 + step)
+
+        def not_tunable(config):
+            return 1.0
+    """))
+    return path
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_run_a_function_from_a_file(job_file, tmp_path):
+    uri = f"sqlite:///{tmp_path}/cli.db"
+    proc = subprocess.run(CLI + ["run", f"{job_file}:fit", "--num-samples", "3", "--seed", "0", "--name",
+                                 "from-cli", "--storage-path", str(tmp_path / "runs"), "--tracking-uri", uri],
+                          capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tunestack: 3 trials" in proc.stdout and "best loss" in proc.stdout
+    assert "tunestack ui --tracking-uri" in proc.stdout
+    _, parent, children = runs_of(uri, "from-cli")
+    assert len(children) == 3
+
+
+@pytest.mark.parametrize("target,message", [
+    ("{file}:not_tunable", "is not decorated with @tunestack.tunable"),
+    ("{file}:missing", "has no attribute 'missing'"),
+    ("/no/such/file.py:fit", "no such file"),
+    ("{file}", "expected path/to/file.py:function"),
+])
+def test_bad_targets_get_a_clear_message(job_file, target, message):
+    proc = subprocess.run(CLI + ["run", target.format(file=job_file)], capture_output=True, text=True,
+                          timeout=120, env=_env())
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_user_errors_exit_without_a_traceback(job_file, tmp_path):
+    proc = subprocess.run(CLI + ["run", f"{job_file}:fit", "--scheduler", "asha", "--no-tracking",
+                                 "--storage-path", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=_env())
+    assert proc.returncode == 2
+    assert "TuneError" in proc.stderr and "max_budget" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ui_serves_the_store_in_use(tmp_path):
+    port = _free_port()
+    env = dict(_env(), MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/ui.db")
+    proc = subprocess.Popen(CLI + ["ui", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first and f"sqlite:///{tmp_path}/ui.db" in first
+        deadline = time.time() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    assert r.status == 200
+                break
+            except OSError:
+                assert proc.poll() is None, "the MLflow UI exited"
+                assert time.time() < deadline, "the MLflow UI did not come up"
+                time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)

@@ -26,7 +26,7 @@ def test_known_optimum_reproduces_at_argmin(name):
 def test_no_sampled_configuration_beats_the_optimum(name):
     p = PROBLEMS[name]
     space = SearchSpace.create(p.space)
-    for vec in space.sample_vectors(np.random.default_rng(0), 300):
+    for vec in space.sample_vectors(np.random.default_rng(0), 150):
         v = p.fn(space.decode(vec))
         assert math.isfinite(v) and v >= p.optimum - 1e-9
 
@@ -109,7 +109,7 @@ def test_cash_digits_is_learnable_and_memoized(cash):
 
 def test_cash_conditions_follow_the_svm_kernel(cash):
     space = cash["cash_digits"].space
-    for c in space.sample_configuration(200):
+    for c in space.sample_configuration(100):
         c = dict(c)
         if c["classifier"] != "svm":
             assert not any(k.startswith("svm_") for k in c)

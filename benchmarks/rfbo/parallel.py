@@ -4,8 +4,9 @@ time, at the same number of evaluations.
     nice -n 10 python -m benchmarks.rfbo.parallel --problems branin,hartmann6,levy10 --seeds 5 --batch 8
 
 Prints, per problem, the median final regret of batch mode, of sequential mode (``tunestack.minimize``,
-the same runs as ``quality.py``, read from its JSON with ``--sequential-from``), their ratio, and the median over batches of the smallest pairwise
-distance between the asks of one batch (unit-cube vectors), to show that pending asks spread out.
+the same runs as ``quality.py``, read from its JSON with ``--sequential-from``), their ratio, and the
+median over batches of the smallest pairwise distance between the asks of one batch (unit-cube
+vectors), to show that pending asks spread out.
 """
 from __future__ import annotations
 

@@ -165,8 +165,8 @@ class RFBOSearcher(Searcher):
     def settings(self) -> dict:
         """The searcher's settings (for logs)."""
         return {"n_initial": self.n_initial, "random_every": self.random_every, "transform": self.transform,
-                "liar": self.liar, "exclusion": self.exclusion, "min_points": self.min_points, "forest": asdict(self.forest_config),
-                "maximizer": asdict(self.maximizer_config)}
+                "liar": self.liar, "exclusion": self.exclusion, "min_points": self.min_points,
+                "forest": asdict(self.forest_config), "maximizer": asdict(self.maximizer_config)}
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

@@ -253,8 +253,12 @@ def _versions() -> dict[str, str]:
 
 
 def _git_commit() -> str:
+    """HEAD of the checkout, or $TUNESTACK_BENCH_COMMIT when running from an exported snapshot of a
+    commit (``git archive <commit> | tar -x -C DIR``: the code cannot change under a long run)."""
     import subprocess
 
+    if os.environ.get("TUNESTACK_BENCH_COMMIT"):
+        return os.environ["TUNESTACK_BENCH_COMMIT"]
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, check=True).stdout.strip()

@@ -12,7 +12,7 @@ regret = value - bench.optimum
 boosting iteration) and the cost of training from scratch to it, the sum of the per-step seconds up to
 that budget.  Values are minimized (validation error).  ``cost="cpu_seconds"`` (default) counts the CPU
 time of the one training thread, ``cost="seconds"`` the measured wall time, which the shared machine's
-load inflated 1-5x at random (see README.md).
+load inflated ~2-5.5x at random (see README.md).
 
 * ``mode="tabular"``: only configurations of the table can be evaluated (``sample_configs`` draws them,
   ``configs`` lists them); the values and costs are the measured ones, exactly.

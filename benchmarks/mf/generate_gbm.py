@@ -34,7 +34,7 @@ DATA_SEED = 0
 METRICS = ("val_error", "val_logloss", "seconds", "cpu_seconds")
 TIMING_NOTE = ("seconds: wall time of each step (training + validation); cpu_seconds: CPU time of the one "
                "training thread in that step. Measured on a shared 2-core machine whose load average "
-               "reached ~15 during generation, so wall time is inflated 1-5x by other jobs at random; "
+               "reached ~18 during generation, so wall time is inflated ~2-5.5x by other jobs at random; "
                "cpu_seconds is the contention-free cost.")
 
 

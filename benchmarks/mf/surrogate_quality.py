@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bench", nargs="+", default=list(NAMES), choices=list(NAMES))
     ap.add_argument("--kinds", nargs="+", default=["rf", "et"], choices=["rf", "et"])
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--cost", default="seconds", choices=["seconds", "cpu_seconds"])
+    ap.add_argument("--cost", default="cpu_seconds", choices=["seconds", "cpu_seconds"])
     ap.add_argument("--out", default=str(RESULTS / "surrogate_quality.json"))
     args = ap.parse_args(argv)
     rows = []

@@ -1,0 +1,214 @@
+"""Report of the one-worker multi-fidelity benchmark: markdown table, mean ranks, the two targets and a
+plot of median regret against the budget consumed.  Reads what :mod:`.run` writes::
+
+    .bench-venv/bin/python benchmarks/multifidelity/report.py benchmarks/multifidelity/results/one_worker.json
+
+Regret after ``x`` full-evaluation equivalents = best value at ``max_budget`` reached by then minus the
+benchmark's optimum (the best final value in its table); before an optimizer's first full-budget
+evaluation it has no incumbent and its regret counts as infinite (shown as ``-`` in the table, ranked
+last).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.multifidelity.common import best_at  # noqa: E402
+
+__all__ = ["AT", "regret_matrix", "mean_ranks", "targets", "markdown", "write_report"]
+
+AT = (10.0, 30.0, 100.0)
+REFERENCE = "random"
+BOHB = "bohb"
+
+
+def load(path: str | Path) -> tuple[dict, list[dict]]:
+    data = json.loads(Path(path).read_text())
+    return data["meta"], data["runs"]
+
+
+def grid(limit: float, n: int = 200) -> np.ndarray:
+    return np.unique(np.concatenate([np.geomspace(1.0, limit, n), np.asarray(AT)]))
+
+
+def regret_matrix(meta: dict, runs: list[dict], benchmark: str, optimizer: str, xs: np.ndarray
+                  ) -> tuple[list[int], np.ndarray]:
+    """(seeds, seeds x len(xs) regrets) of one optimizer on one benchmark."""
+    opt = meta["data"][benchmark]["optimum"]
+    rs = sorted((r for r in runs if r["benchmark"] == benchmark and r["optimizer"] == optimizer),
+                key=lambda r: r["seed"])
+    mat = np.array([[best_at(r["improvements"], x) - opt for x in xs] for r in rs]).reshape(len(rs), len(xs))
+    return [r["seed"] for r in rs], mat
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "-"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+
+
+def _cell(col: np.ndarray) -> str:
+    q25, med, q75 = np.percentile(col, [25, 50, 75], method="linear") if np.all(np.isfinite(col)) else \
+        np.percentile(np.where(np.isfinite(col), col, np.inf), [25, 50, 75], method="lower")
+    none = int(np.sum(~np.isfinite(col)))
+    tail = f" ({none} none yet)" if none else ""
+    return f"{_fmt(med)} [{_fmt(q25)}, {_fmt(q75)}]{tail}"
+
+
+def mean_ranks(meta: dict, runs: list[dict], at: float) -> dict[str, dict[str, float]]:
+    """benchmark -> optimizer -> mean over seeds of its rank by regret at ``at`` (1 = best, ties share
+    the average rank; each seed ranks the optimizers that ran it); plus ``"overall"``: the mean of the
+    per-benchmark mean ranks."""
+    from scipy.stats import rankdata
+
+    out: dict[str, dict[str, float]] = {}
+    for b in meta["data"]:
+        per: dict[str, dict[int, float]] = {}
+        for o in meta["optimizers"]:
+            seeds, mat = regret_matrix(meta, runs, b, o, np.array([at]))
+            per[o] = dict(zip(seeds, mat[:, 0]))
+        ranks: dict[str, list[float]] = {}
+        for s in sorted({s for d in per.values() for s in d}):
+            present = [o for o in per if s in per[o]]
+            for o, rk in zip(present, rankdata([per[o][s] for o in present])):
+                ranks.setdefault(o, []).append(float(rk))
+        out[b] = {o: float(np.mean(r)) for o, r in ranks.items()}
+    opts = [o for o in meta["optimizers"] if all(o in out[b] for b in meta["data"])]
+    out["overall"] = {o: float(np.mean([out[b][o] for b in meta["data"]])) for o in opts}
+    return out
+
+
+def first_reach(xs: np.ndarray, curve: np.ndarray, target: float) -> float:
+    hit = np.nonzero(curve <= target + 1e-12)[0]
+    return float(xs[hit[0]]) if len(hit) else math.inf
+
+
+def targets(meta: dict, runs: list[dict]) -> dict[str, dict]:
+    """Per benchmark: random search's median regret at the full budget, the budget at which BOHB's
+    median regret curve first reaches it (target: <= 1/10 of the budget), and the best mean rank."""
+    limit = float(meta["budget"])
+    xs = grid(limit, 400)
+    out: dict[str, dict] = {}
+    ranks = mean_ranks(meta, runs, limit)
+    for b in meta["data"]:
+        d: dict = {}
+        if REFERENCE in meta["optimizers"] and BOHB in meta["optimizers"]:
+            _, rand = regret_matrix(meta, runs, b, REFERENCE, np.array([limit]))
+            ref = float(np.median(rand[:, 0]))
+            _, bohb = regret_matrix(meta, runs, b, BOHB, xs)
+            x = first_reach(xs, np.median(bohb, axis=0), ref)
+            d.update(random_final_median=ref, bohb_budget_to_reach=x, fraction=x / limit,
+                     met=bool(x <= limit / 10 + 1e-9))
+        d["best_mean_rank"] = min(ranks[b], key=ranks[b].get) if ranks[b] else None
+        out[b] = d
+    ov = ranks["overall"]
+    out["overall"] = {"best_mean_rank": min(ov, key=ov.get) if ov else None,
+                      "bohb_best": bool(ov) and min(ov, key=ov.get) == BOHB}
+    return out
+
+
+def markdown(meta: dict, runs: list[dict]) -> str:
+    limit = float(meta["budget"])
+    at = [a for a in AT if a <= limit] or [limit]
+    lines = ["# Multi-fidelity benchmark: one worker, budget in full-evaluation equivalents\n",
+             f"Command: `{meta['command']}` (git {meta['git_commit']}, {meta['date']}, {meta['seeds']} seeds, "
+             f"{limit:g} full-evaluation equivalents per run, wall time of this invocation "
+             f"{meta['wall_s_this_invocation']:.0f} s).\n",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".\n",
+             "Data (surrogate mode): " + "; ".join(
+                 f"`{b}` {d['configs']} configs, budgets {d['budgets'][0]}..{d['budgets'][1]}, optimum "
+                 f"{d['optimum']:.5g}, table sha256 {d['sha256_16']}" for b, d in meta["data"].items()) + ".\n"]
+    if meta.get("skipped"):
+        lines.append("Not run: " + "; ".join(f"{o} ({w})" for o, w in meta["skipped"].items()) + ".\n")
+    if meta.get("failed"):
+        lines.append(f"FAILED runs (left out): {meta['failed']}.\n")
+    lines.append("Regret = best validation error at max_budget so far - the table's optimum; median "
+                 "[25th, 75th percentile] over seeds after 10 / 30 / 100 full-evaluation equivalents "
+                 "(budget trained / max_budget, resumed training counted once).  `-`: no full-budget "
+                 "evaluation yet.\n")
+    ranks = {a: mean_ranks(meta, runs, a) for a in at}
+    for b in meta["data"]:
+        lines += [f"\n## {b}\n", "| optimizer | " + " | ".join(f"regret @ {a:g}" for a in at) +
+                  f" | mean rank @ {at[-1]:g} | evals | seeds |", "|---" * (len(at) + 4) + "|"]
+        for o in sorted(meta["optimizers"], key=lambda o: ranks[at[-1]][b].get(o, math.inf)):
+            seeds, mat = regret_matrix(meta, runs, b, o, np.array(at))
+            if not seeds:
+                continue
+            ev = int(np.median([r["n_evals"] for r in runs if r["benchmark"] == b and r["optimizer"] == o]))
+            lines.append(f"| {o} | " + " | ".join(_cell(mat[:, j]) for j in range(len(at))) +
+                         f" | {ranks[at[-1]][b][o]:.2f} | {ev} | {len(seeds)} |")
+    lines += ["\n## Mean rank (1 = best; by regret at each budget; overall = mean over the benchmarks)\n",
+              "| optimizer | " + " | ".join(f"{b} @ {a:g}" for a in at for b in meta["data"]) +
+              " | " + " | ".join(f"overall @ {a:g}" for a in at) + " |",
+              "|---" * (1 + len(at) * (len(meta["data"]) + 1)) + "|"]
+    for o in sorted(ranks[at[-1]]["overall"], key=ranks[at[-1]]["overall"].get):
+        cells = [f"{ranks[a][b].get(o, math.nan):.2f}" for a in at for b in meta["data"]]
+        cells += [f"{ranks[a]['overall'].get(o, math.nan):.2f}" for a in at]
+        lines.append(f"| {o} | " + " | ".join(cells) + " |")
+    lines += ["\n## Targets\n"]
+    t = targets(meta, runs)
+    for b in meta["data"]:
+        d = t[b]
+        if "random_final_median" in d:
+            x = d["bohb_budget_to_reach"]
+            lines.append(f"- {b}: random search's median regret after {limit:g} full evaluations is "
+                         f"{_fmt(d['random_final_median'])}; tunestack's BOHB's median regret reaches it after "
+                         f"{_fmt(x)} full-evaluation equivalents ({_fmt(100 * d['fraction'])} % of the "
+                         f"budget; target <= 10 %): **{'met' if d['met'] else 'missed'}**. Best mean rank at "
+                         f"{limit:g}: {d['best_mean_rank']}.")
+    ov = t["overall"]
+    lines.append(f"- Best overall mean rank at {limit:g}: {ov['best_mean_rank']} (target: tunestack's bohb): "
+                 f"**{'met' if ov['bohb_best'] else 'missed'}**.")
+    return "\n".join(lines) + "\n"
+
+
+def plot(meta: dict, runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    limit = float(meta["budget"])
+    xs = grid(limit)
+    names = list(meta["data"])
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.8), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, b in zip(axes[0], names):
+        for i, o in enumerate(meta["optimizers"]):
+            seeds, mat = regret_matrix(meta, runs, b, o, xs)
+            if not seeds:
+                continue
+            med = np.median(mat, axis=0)
+            style = "-" if o in ("bohb", "hyperband", "asha", "sh", "rf_hyperband") else "--"
+            ax.plot(xs, np.where(np.isfinite(med), np.maximum(med, 1e-4), np.nan), style, color=cmap(i % 10), label=o, lw=1.6)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("budget consumed (full-evaluation equivalents)")
+        ax.set_ylabel("median regret (validation error - optimum)")
+        ax.set_title(f"{b} (surrogate), {meta['seeds']} seeds, 1 worker")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(path: str | Path) -> None:
+    path = Path(path)
+    meta, runs = load(path)
+    path.with_suffix(".md").write_text(markdown(meta, runs))
+    plot(meta, runs, path.with_suffix(".png"))
+    print(f"wrote {path.with_suffix('.md')} and {path.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    write_report(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results" / "one_worker.json")

@@ -1,0 +1,278 @@
+"""Multi-fidelity benchmark, one worker, budget on the x-axis: tunestack's schedulers against random
+search, DEHB, SMAC3's multi-fidelity facade, Optuna TPE + Hyperband pruner and HpBandSter's BOHB, on the
+``benchmarks/mf`` surrogates (``mlp_digits``, ``gbm``), in one invocation.
+
+Run it in ``.bench-venv`` (optuna, smac) with ``.bench-venv-mf`` (dehb, hpbandster) beside it; both are
+made by ``bash benchmarks/multifidelity/setup_peers.sh``::
+
+    nice -n 10 .bench-venv/bin/python benchmarks/multifidelity/run.py --jobs 2
+
+Every (optimizer, benchmark, seed) run is cached under ``_work/cache/`` with a fingerprint of what it
+depends on (tunestack's scheduler/searcher/simulator code or the peer's version, the benchmark table,
+these harness files): rerunning the same command resumes.  Writes ``results/one_worker.json`` and the
+report (``.md`` + ``.png``, :mod:`.report`).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one thread per run
+    os.environ.setdefault(_v, "1")
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if __package__ in (None, ""):  # run as a script
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.multifidelity.common import BENCHMARKS, Evaluator  # noqa: E402
+from benchmarks.multifidelity.optimizers import (OPTIMIZERS, PEERS, SUBPROCESS_PEERS, TUNESTACK,  # noqa: E402
+                                                 peer_python, run_optimizer)
+
+CACHE = HERE / "_work" / "cache"
+RESULTS = HERE / "results"
+DATA = ROOT / "benchmarks" / "mf" / "data"
+_PEER_DIST = {"smac_mf": "smac", "optuna_hb": "optuna", "dehb": "dehb", "hpbandster_bohb": "hpbandster"}
+_HARNESS = ("common.py", "optimizers.py", "peer_worker.py")
+
+
+@dataclass(frozen=True)
+class Task:
+    optimizer: str
+    benchmark: str
+    seed: int
+    limit: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.optimizer}__{self.benchmark}__s{self.seed}__b{self.limit:g}"
+
+
+# ---- fingerprints ---------------------------------------------------------------------------------------
+def hash_paths(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(str(p.relative_to(ROOT)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def tunestack_hash() -> str:
+    """Everything a simulated tunestack run depends on: schedulers, searchers, simulator, space."""
+    ts = ROOT / "tunestack"
+    files = [*ts.glob("schedulers/**/*.py"), *ts.glob("searchers/*.py"), ts / "platform" / "simulator.py",
+             ts / "space.py", ts / "_registry.py"]
+    return hash_paths(files)
+
+
+def data_hash(benchmark: str) -> str:
+    mf = ROOT / "benchmarks" / "mf"
+    return hash_paths([DATA / f"{benchmark}.json.gz", mf / "surrogate.py", mf / "benchmarks.py"])
+
+
+_PEER_VERSIONS: dict[str, str] = {}
+
+
+def peer_version(optimizer: str) -> str:
+    dist = _PEER_DIST[optimizer]
+    if dist not in _PEER_VERSIONS:
+        if optimizer in SUBPROCESS_PEERS:
+            code = f"from importlib.metadata import version; print(version({dist!r}))"
+            out = subprocess.run([str(peer_python()), "-c", code], capture_output=True, text=True)
+            _PEER_VERSIONS[dist] = out.stdout.strip() if out.returncode == 0 else "absent"
+        else:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                _PEER_VERSIONS[dist] = version(dist)
+            except PackageNotFoundError:
+                _PEER_VERSIONS[dist] = "absent"
+    return _PEER_VERSIONS[dist]
+
+
+def fingerprint(task: Task) -> str:
+    dep = f"tunestack:{tunestack_hash()}" if task.optimizer in TUNESTACK else \
+        f"{_PEER_DIST[task.optimizer]}=={peer_version(task.optimizer)}"
+    return f"{dep}|data:{data_hash(task.benchmark)}|harness:{hash_paths([HERE / f for f in _HARNESS])}"
+
+
+def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
+    ok, skipped = [], {}
+    for o in wanted:
+        if o in PEERS and peer_version(o) == "absent":
+            where = peer_python() if o in SUBPROCESS_PEERS else sys.executable
+            skipped[o] = f"{_PEER_DIST[o]} is not installed for {where}"
+        else:
+            ok.append(o)
+    return ok, skipped
+
+
+# ---- running --------------------------------------------------------------------------------------------
+_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def evaluator(name: str) -> Evaluator:
+    if name not in _EVALUATORS:
+        _EVALUATORS[name] = Evaluator(name, mode="surrogate")
+    return _EVALUATORS[name]
+
+
+def run_task(task: Task) -> dict:
+    """One run, from the cache when its fingerprint matches; errors are returned, not raised."""
+    try:
+        fp = fingerprint(task)
+        path = CACHE / f"{task.key}.json"
+        if path.exists():
+            cached = json.loads(path.read_text())
+            if cached.get("fingerprint") == fp:
+                return cached
+        ev = evaluator(task.benchmark)
+        t0, c0 = time.perf_counter(), time.process_time()
+        rec = run_optimizer(task.optimizer, ev, task.seed, task.limit)
+        rec.update(optimizer=task.optimizer, benchmark=task.benchmark, seed=task.seed, limit=task.limit,
+                   wall_s=round(time.perf_counter() - t0, 2), cpu_s=round(time.process_time() - c0, 2),
+                   fingerprint=fp)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(rec))
+        tmp.replace(path)
+        return rec
+    except Exception as e:  # noqa: BLE001 - one broken adapter must not stop a long run
+        import traceback
+
+        return {"optimizer": task.optimizer, "benchmark": task.benchmark, "seed": task.seed,
+                "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+
+
+def make_tasks(benchmarks: list[str], optimizers: list[str], seeds: int, limit: float) -> list[Task]:
+    """Seed by seed (a run cut short has whole seeds), the slow peers last within a seed."""
+    slow = {"smac_mf": 2, "hpbandster_bohb": 1, "rf_hyperband": 1}
+    tasks = [Task(o, b, s, limit) for s in range(seeds) for b in benchmarks for o in optimizers]
+    return sorted(tasks, key=lambda t: (t.seed, slow.get(t.optimizer, 0), t.benchmark, t.optimizer))
+
+
+def execute(tasks: list[Task], jobs: int) -> tuple[list[dict], list[dict]]:
+    out, failed, t0 = [], [], time.perf_counter()
+    if jobs <= 1:
+        pool, it = None, map(run_task, tasks)
+    else:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(jobs, maxtasksperchild=40)
+        it = pool.imap_unordered(run_task, tasks)
+    try:
+        for i, rec in enumerate(it, 1):
+            if "error" in rec:
+                failed.append(rec)
+                print(f"[{i}/{len(tasks)}] FAILED {rec['optimizer']} {rec['benchmark']} seed {rec['seed']}: "
+                      f"{rec['error']}\n{rec['traceback']}", flush=True)
+                continue
+            out.append(rec)
+            best = rec["improvements"][-1][1] if rec["improvements"] else float("nan")
+            print(f"[{i}/{len(tasks)} {time.perf_counter() - t0:6.0f}s] {rec['optimizer']:>16} "
+                  f"{rec['benchmark']:<11} seed {rec['seed']}: best {best:.5g} after {rec['n_evals']} evals "
+                  f"({rec['wall_s']:.1f}s)", flush=True)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    return out, failed
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def data_info(benchmarks: list[str]) -> dict:
+    """Which tables were used: size and hash (the tables may grow while the generator runs)."""
+    from benchmarks.mf.table import load_table
+
+    out = {}
+    for b in benchmarks:
+        t = load_table(DATA / f"{b}.json.gz")
+        out[b] = {"configs": int(t.n_configs), "budgets": [int(t.budgets[0]), int(t.budgets[-1])],
+                  "sha256_16": hash_paths([DATA / f"{b}.json.gz"]),
+                  "optimum": evaluator(b).optimum}
+    return out
+
+
+def versions(optimizers: list[str]) -> dict:
+    from importlib.metadata import version
+
+    out = {"python": platform.python_version(), "numpy": version("numpy"), "ConfigSpace": version("ConfigSpace"),
+           "scikit-learn": version("scikit-learn")}
+    out.update({_PEER_DIST[o]: peer_version(o) for o in optimizers if o in PEERS})
+    return out
+
+
+def command_line() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    ap.add_argument("--optimizers", default="all", help=f"comma-separated, from {','.join(OPTIMIZERS)}")
+    ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    ap.add_argument("--budget", type=float, default=100.0, help="full-evaluation equivalents per run (100)")
+    ap.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="worker processes (at most 2)")
+    ap.add_argument("--out", default=str(RESULTS / "one_worker.json"))
+    ap.add_argument("--no-report", action="store_true")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if hasattr(os, "nice"):
+        os.nice(max(0, 10 - os.nice(0)))
+    benchmarks = args.benchmarks.split(",")
+    bad = [b for b in benchmarks if b not in BENCHMARKS]
+    wanted = list(OPTIMIZERS) if args.optimizers == "all" else args.optimizers.split(",")
+    bad += [o for o in wanted if o not in OPTIMIZERS]
+    if bad:
+        raise SystemExit(f"unknown benchmark(s)/optimizer(s) {bad}; benchmarks {list(BENCHMARKS)}, "
+                         f"optimizers {list(OPTIMIZERS)}")
+    optimizers, skipped = available(wanted)
+    for o, why in skipped.items():
+        print(f"skipping {o}: {why}", flush=True)
+    t0 = time.perf_counter()
+    runs, failed = execute(make_tasks(benchmarks, optimizers, args.seeds, args.budget), args.jobs)
+    runs.sort(key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
+    meta = {
+        "command": command_line(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "git_commit": git_commit(), "seeds": args.seeds, "budget": args.budget, "jobs": args.jobs,
+        "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "versions": versions(optimizers),
+        "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks),
+        "failed": [{k: f[k] for k in ("optimizer", "benchmark", "seed", "error")} for f in failed],
+        "x": "budget consumed in full-evaluation equivalents: whole budgets trained / max_budget, a resumed "
+             "or re-evaluated configuration charged only the increment",
+        "trajectory_format": "improvements: [[budget consumed, best value at max_budget so far], ...] at each "
+                             "strict improvement; regret = value - data[benchmark].optimum",
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"meta": meta, "runs": runs}, separators=(",", ":")))
+    print(f"wrote {out} ({len(runs)} runs, {len(failed)} failed)")
+    if not args.no_report:
+        from benchmarks.multifidelity.report import write_report
+
+        write_report(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,10 +27,11 @@ class Evaluator:
     """``value(config, budget)`` of a benchmark (surrogate by default), with whole curves cached per
     configuration so that a trial reporting at every epoch costs one surrogate prediction."""
 
-    def __init__(self, name: str, mode: str = "surrogate", cache_size: int = 4096, **kwargs: Any):
+    def __init__(self, name: str, mode: str = "surrogate", cache_size: int = 4096, bench: Any = None,
+                 **kwargs: Any):
         from benchmarks.mf.benchmarks import config_key, load
 
-        self.bench = load(name, mode=mode, **kwargs)
+        self.bench = load(name, mode=mode, **kwargs) if bench is None else bench  # tests pass a fake
         self.name = name
         self.min_budget, self.max_budget = self.bench.min_budget, self.bench.max_budget
         self.optimum = self.bench.optimum

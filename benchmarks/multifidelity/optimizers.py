@@ -204,6 +204,7 @@ _RUNNERS: dict[str, Runner] = {
     "bohb": _tunestack("bohb"), "hyperband": _tunestack("hyperband"), "asha": _tunestack("asha"),
     "sh": _tunestack("sh"), "rf_hyperband": _tunestack("rf_hyperband"), "random": _tunestack(None),
     "dehb": _subprocess_peer("dehb"), "hpbandster_bohb": _subprocess_peer("hpbandster_bohb"),
+    "probe": _subprocess_peer("probe"),  # the pipe protocol alone, for the harness's tests
     "smac_mf": _smac_mf, "optuna_hb": _optuna_hb,
 }
 

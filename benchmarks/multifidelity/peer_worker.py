@@ -166,7 +166,21 @@ def run_hpbandster(settings: dict, parent: Parent) -> dict:
     return {"n": parent.n, "iterations": iterations}
 
 
-RUNNERS = {"dehb": run_dehb, "hpbandster_bohb": run_hpbandster}
+# ---- a protocol probe for the harness's tests (no peer package needed) -------------------------------
+def run_probe(settings: dict, parent: Parent) -> dict:
+    """Random configurations at min_budget, then the same at max_budget, until the parent says stop."""
+    cs = build_space(settings["space"], settings["seed"], ordinal_as_int=True)
+    while not parent.stopped:
+        config = decode(settings["space"], dict(cs.sample_configuration()), True)
+        try:
+            for budget in (settings["min_budget"], settings["max_budget"]):
+                parent.evaluate(config, budget)
+        except Stop:
+            break
+    return {"n": parent.n}
+
+
+RUNNERS = {"dehb": run_dehb, "hpbandster_bohb": run_hpbandster, "probe": run_probe}
 
 
 def main() -> int:

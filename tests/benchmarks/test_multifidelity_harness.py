@@ -1,0 +1,175 @@
+"""The multi-fidelity benchmark harness (benchmarks/multifidelity): budget accounting, the pipe protocol
+to peer workers, the space description, the tunestack runners and the report, on a small synthetic
+learning-curve benchmark (no surrogate fit, no peer package needed; peer parts are skipped unless
+installed)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+
+import ConfigSpace as CS
+import numpy as np
+import pytest
+
+from benchmarks.multifidelity import optimizers as opt
+from benchmarks.multifidelity import report
+from benchmarks.multifidelity.common import Evaluator, Ledger, best_at, improvements, space_spec
+from tunestack.space import SearchSpace
+
+
+class FakeBench:
+    """Learning curves value(b) = final(config) + 0.5 / b on budgets 1..27; cost 1 s per step."""
+
+    min_budget, max_budget = 1, 27
+
+    def __init__(self) -> None:
+        cs = CS.ConfigurationSpace(seed=0)
+        kind = CS.Categorical("kind", ["a", "b"])
+        depth = CS.Integer("depth", (1, 4))
+        cs.add([CS.Float("x", (0.0, 1.0)), CS.Float("lr", (1e-3, 1.0), log=True), kind, depth,
+                CS.OrdinalHyperparameter("batch", [16, 32, 64])])
+        cs.add(CS.EqualsCondition(depth, kind, "b"))
+        self.space = cs
+        self.search_space = SearchSpace.from_configspace(cs)
+        self.optimum = 0.0
+        self.calls = 0
+
+    def final(self, c: dict) -> float:
+        return (c["x"] - 0.3) ** 2 + 0.1 * abs(math.log10(c["lr"]) + 1) + (0.05 if c["kind"] == "a" else 0.0)
+
+    def curves(self, c: dict) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        b = np.arange(1, 28, dtype=float)
+        return self.final(c) + 0.5 / b, np.cumsum(np.ones(27))
+
+    def budget_index(self, budget: float) -> int:
+        return max(1, min(27, math.ceil(float(budget) - 1e-9)))
+
+
+@pytest.fixture
+def ev() -> Evaluator:
+    return Evaluator("fake", bench=FakeBench())
+
+
+CFG = {"x": 0.3, "lr": 0.1, "kind": "b", "depth": 2, "batch": 32}
+
+
+def test_evaluator_rounds_budgets_up_and_caches_curves(ev):
+    assert ev.value(CFG, 3) == pytest.approx(0.5 / 3)
+    assert ev.value(CFG, 2.2) == pytest.approx(0.5 / 3), "budget 2.2 trains 3 whole epochs"
+    assert ev.budget_objective(CFG, 2.2) == (pytest.approx(0.5 / 3), 3.0)
+    assert ev.bench.calls == 1
+
+
+def test_ledger_charges_increments_and_records_full_values(ev):
+    led = Ledger(ev, limit=2.0)
+    led.evaluate(CFG, 3)                     # 3 epochs
+    led.evaluate(CFG, 9)                     # resumed: +6
+    led.evaluate({**CFG, "x": 0.5}, 9)       # another config from scratch: +9
+    assert led.used == pytest.approx(18 / 27) and not led.exhausted
+    led.evaluate(CFG, 27)                    # +18: 36 epochs = 1.333 full evaluations
+    assert led.used == pytest.approx(36 / 27)
+    led.evaluate(CFG, 27)                    # the same again costs nothing
+    assert led.used == pytest.approx(36 / 27) and led.n_evals == 5
+    assert led.full_values == [(pytest.approx(36 / 27), pytest.approx(0.5 / 27))] * 2
+    led.evaluate({**CFG, "x": 0.9}, 27, key="trial-7")
+    assert led.exhausted and led.used == pytest.approx(63 / 27)
+    assert [x for x, _ in led.improvements()] == [pytest.approx(36 / 27)], "a worse value is no improvement"
+
+
+def test_improvements_and_best_at():
+    imps = improvements([(1.0, 0.5), (2.0, float("nan")), (3.0, 0.6), (4.0, 0.2)])
+    assert imps == [[1.0, 0.5], [4.0, 0.2]]
+    assert best_at(imps, 0.5) == math.inf and best_at(imps, 3.9) == 0.5 and best_at(imps, 100) == 0.2
+
+
+def test_space_spec_rebuilds_the_same_space_for_peer_workers():
+    from benchmarks.multifidelity import peer_worker
+
+    cs = FakeBench().space
+    spec = json.loads(json.dumps(space_spec(cs)))
+    rebuilt = peer_worker.build_space(spec, seed=1)
+    assert sorted(rebuilt) == sorted(cs)
+    assert isinstance(rebuilt["batch"], CS.OrdinalHyperparameter)
+    assert [c.child.name for c in rebuilt.conditions] == ["depth"]
+    as_int = peer_worker.build_space(spec, seed=1, ordinal_as_int=True)
+    assert isinstance(as_int["batch"], CS.UniformIntegerHyperparameter)
+    assert peer_worker.decode(spec, {"batch": 2, "x": np.float64(0.5)}, True) == {"batch": 64, "x": 0.5}
+    for c in rebuilt.sample_configuration(20):  # the same conditional structure
+        assert ("depth" in c) == (c["kind"] == "b")
+
+
+def test_pipe_protocol_with_a_probe_worker(ev, monkeypatch):
+    """The parent answers a worker process's requests, charges them and tells it to stop."""
+    monkeypatch.setenv("TUNESTACK_MF_PEER_PYTHON", sys.executable)
+    rec = opt.run_optimizer("probe", ev, seed=3, limit=5.0)
+    assert rec["worker"]["done"] and rec["worker"]["n"] == rec["n_evals"]
+    # the probe trains each config to 1 epoch then to 27: 27 epochs = 1 full evaluation per config
+    assert rec["budget_used"] == pytest.approx(5.0) and rec["n_evals"] == 10
+    assert [x for x, _ in rec["improvements"]] == sorted(x for x, _ in rec["improvements"])
+    assert all(x == pytest.approx(round(x)) for x, _ in rec["improvements"])
+
+
+@pytest.mark.parametrize("name", ["bohb", "hyperband", "sh", "asha", "random"])
+def test_tunestack_runners_stop_at_the_budget_and_count_it_like_the_ledger(ev, name):
+    rec = opt.run_optimizer(name, ev, seed=0, limit=6.0)
+    assert rec["improvements"], "a full-budget evaluation within 6 full-evaluation equivalents"
+    assert 5.0 <= rec["budget_used"] <= 6.0 + 1e-9
+    xs = [x for x, _ in rec["improvements"]]
+    vs = [v for _, v in rec["improvements"]]
+    assert xs == sorted(xs) and vs == sorted(vs, reverse=True) and xs[-1] <= 6.0 + 1e-9
+    again = opt.run_optimizer(name, ev, seed=0, limit=6.0)
+    assert again["improvements"] == rec["improvements"], "deterministic per seed"
+
+
+def test_random_search_uses_whole_evaluations(ev):
+    rec = opt.run_optimizer("random", ev, seed=1, limit=4.0)
+    assert rec["n_evals"] == 4 and rec["improvements"][0][0] == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="optuna is not installed here")
+def test_optuna_hyperband_is_charged_the_epochs_it_trained(ev):
+    rec = opt.run_optimizer("optuna_hb", ev, seed=0, limit=3.0)
+    assert rec["budget_used"] == pytest.approx(3.0) and rec["n_evals"] == 81
+
+
+def _fake_results() -> tuple[dict, list[dict]]:
+    meta = {"budget": 100.0, "seeds": 3, "optimizers": ["bohb", "random", "dehb"],
+            "data": {"b1": {"optimum": 0.1}, "b2": {"optimum": 0.0}}}
+    runs = []
+    for b in ("b1", "b2"):
+        off = meta["data"][b]["optimum"]
+        for s in range(3):
+            runs += [{"benchmark": b, "optimizer": "bohb", "seed": s, "n_evals": 9,
+                      "improvements": [[4.0, off + 0.3], [8.0, off + 0.05 + 0.01 * s]]},
+                     {"benchmark": b, "optimizer": "random", "seed": s, "n_evals": 100,
+                      "improvements": [[1.0, off + 0.5], [60.0, off + 0.06 + 0.01 * s]]},
+                     {"benchmark": b, "optimizer": "dehb", "seed": s, "n_evals": 50,
+                      "improvements": [[20.0, off + 0.04]]}]
+    return meta, runs
+
+
+def test_report_regrets_ranks_and_targets():
+    meta, runs = _fake_results()
+    seeds, mat = report.regret_matrix(meta, runs, "b1", "bohb", np.array([5.0, 10.0, 100.0]))
+    assert seeds == [0, 1, 2]
+    assert mat[:, 0] == pytest.approx([0.3] * 3) and mat[:, 2] == pytest.approx([0.05, 0.06, 0.07])
+    _, none_yet = report.regret_matrix(meta, runs, "b1", "dehb", np.array([10.0]))
+    assert np.all(np.isinf(none_yet)), "no incumbent before the first full-budget evaluation"
+    ranks = report.mean_ranks(meta, runs, 100.0)
+    assert ranks["b1"]["dehb"] == 1.0 and ranks["b1"]["bohb"] == pytest.approx(2.0)
+    assert ranks["overall"]["random"] == 3.0
+    ranks10 = report.mean_ranks(meta, runs, 10.0)
+    assert ranks10["b2"]["dehb"] == 3.0, "no incumbent ranks last"
+    t = report.targets(meta, runs)
+    # random's median final regret 0.07; bohb's median curve reaches 0.06 at x = 8 <= 10
+    assert t["b1"]["random_final_median"] == pytest.approx(0.07)
+    assert t["b1"]["bohb_budget_to_reach"] == pytest.approx(8.0, rel=0.05) and t["b1"]["met"]
+    assert t["overall"]["best_mean_rank"] == "dehb" and not t["overall"]["bohb_best"]
+    meta.update(command="x", git_commit="0", date="d", wall_s_this_invocation=1.0, versions={})
+    for d in meta["data"].values():
+        d.update(configs=1, budgets=[1, 2], sha256_16="h")
+    md = report.markdown(meta, runs)
+    assert "| dehb | - [-, -] (3 none yet)" in md and "**met**" in md and "**missed**" in md

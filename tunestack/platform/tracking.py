@@ -51,6 +51,7 @@ class TrackingClient:
         env = dict(os.environ)
         env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no usage pings from inside a tuning job
         env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tunestack.platform.tracking_worker"], stdin=subprocess.PIPE,

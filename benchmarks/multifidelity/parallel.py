@@ -70,8 +70,8 @@ def horizon(benchmark: str, workers: int) -> float:
 
 def run_task(task: Task) -> dict:
     try:
-        fp = f"tunestack:{tunestack_hash()}|data:{data_hash(task.benchmark)}|harness:" \
-             f"{hash_paths([HERE / 'common.py', HERE / 'parallel.py'])}"
+        harness = hash_paths([HERE / "common.py", HERE / "parallel.py"])
+        fp = f"tunestack:{tunestack_hash()}|data:{data_hash(task.benchmark)}|harness:{harness}"
         path = CACHE / f"{task.key}.json"
         if path.exists():
             cached = json.loads(path.read_text())
@@ -79,12 +79,15 @@ def run_task(task: Task) -> dict:
                 return cached
         from tunestack.platform.simulator import simulate
 
+        from benchmarks.multifidelity import run as _run
+
         ev = evaluator(task.benchmark)
         t0 = time.perf_counter()
         res = simulate(ev.value_and_cost, ev.bench.search_space, scheduler=task.scheduler,
                        min_budget=ev.min_budget, max_budget=ev.max_budget, eta=ETA, workers=task.workers,
                        max_time=horizon(task.benchmark, task.workers), seed=task.seed)
         full = [(h["time"], h["value"]) for h in res.history if h["budget"] >= ev.max_budget * (1 - 1e-9)]
+        fp = f"tunestack:{tunestack_hash()}|data:{_run._LOADED_HASH[task.benchmark]}|harness:{harness}"
         rec = {"scheduler": task.scheduler, "benchmark": task.benchmark, "workers": task.workers,
                "seed": task.seed, "improvements": improvements(full), "n_evals": len(res.history),
                "sim_time": res.time, "utilization": res.utilization, "ended": res.ended,

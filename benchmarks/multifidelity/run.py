@@ -100,10 +100,13 @@ def peer_version(optimizer: str) -> str:
     return _PEER_VERSIONS[dist]
 
 
-def fingerprint(task: Task) -> str:
+def fingerprint(task: Task, loaded: bool = False) -> str:
+    """What the run depends on; ``loaded``: with the benchmark files as this process loaded them (the
+    surrogate is fit once per process), else as they are on disk now."""
     dep = f"tunestack:{tunestack_hash()}" if task.optimizer in TUNESTACK else \
         f"{_PEER_DIST[task.optimizer]}=={peer_version(task.optimizer)}"
-    return f"{dep}|data:{data_hash(task.benchmark)}|harness:{hash_paths([HERE / f for f in _HARNESS])}"
+    data = _LOADED_HASH[task.benchmark] if loaded else data_hash(task.benchmark)
+    return f"{dep}|data:{data}|harness:{hash_paths([HERE / f for f in _HARNESS])}"
 
 
 def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -119,10 +122,25 @@ def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
 
 # ---- running --------------------------------------------------------------------------------------------
 _EVALUATORS: dict[str, Evaluator] = {}
+_LOADED_HASH: dict[str, str] = {}
 
 
 def evaluator(name: str) -> Evaluator:
+    """The benchmark's surrogate as the files are now: reloaded when the table or the surrogate code
+    changed since this process loaded it (benchmarks/mf may still change while a long run goes on)."""
+    now = data_hash(name)
+    if name in _EVALUATORS and _LOADED_HASH[name] != now:
+        import importlib
+
+        import benchmarks.mf.benchmarks as mfb
+        import benchmarks.mf.surrogate as mfs
+        import benchmarks.mf.table as mft
+
+        for mod in (mft, mfs, mfb):
+            importlib.reload(mod)
+        _EVALUATORS.clear()
     if name not in _EVALUATORS:
+        _LOADED_HASH[name] = now
         _EVALUATORS[name] = Evaluator(name, mode="surrogate")
     return _EVALUATORS[name]
 
@@ -141,7 +159,7 @@ def run_task(task: Task) -> dict:
         rec = run_optimizer(task.optimizer, ev, task.seed, task.limit)
         rec.update(optimizer=task.optimizer, benchmark=task.benchmark, seed=task.seed, limit=task.limit,
                    wall_s=round(time.perf_counter() - t0, 2), cpu_s=round(time.process_time() - c0, 2),
-                   fingerprint=fp)
+                   fingerprint=fingerprint(task, loaded=True))
         CACHE.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(rec))
@@ -195,6 +213,16 @@ def git_commit() -> str:
                               text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def _git_state(path: str) -> str:
+    """``committed`` or ``modified in the working tree`` (results depend on the working tree's file)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", path], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return "committed" if not out else f"modified in the working tree ({out[:2].strip()})"
 
 
 def data_info(benchmarks: list[str]) -> dict:
@@ -252,11 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     runs, failed = execute(make_tasks(benchmarks, optimizers, args.seeds, args.budget), args.jobs)
     runs.sort(key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
+    stale = sorted({f"{r['optimizer']}/{r['benchmark']}" for r in runs
+                    if r["fingerprint"] != fingerprint(Task(r["optimizer"], r["benchmark"], r["seed"], r["limit"]))})
+    if stale:
+        print(f"WARNING: code or data of {stale} changed during this run; run the same command again", flush=True)
     meta = {
         "command": command_line(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "git_commit": git_commit(), "seeds": args.seeds, "budget": args.budget, "jobs": args.jobs,
         "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "versions": versions(optimizers),
-        "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks),
+        "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks), "stale": stale,
+        "surrogate_code": _git_state("benchmarks/mf/surrogate.py"),
         "failed": [{k: f[k] for k in ("optimizer", "benchmark", "seed", "error")} for f in failed],
         "x": "budget consumed in full-evaluation equivalents: whole budgets trained / max_budget, a resumed "
              "or re-evaluated configuration charged only the increment",

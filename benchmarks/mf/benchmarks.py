@@ -116,7 +116,8 @@ class MFBenchmark:
         self._row = {config_key(c): i for i, c in enumerate(self.table.configs)}
         self.surrogate: CurveSurrogate | None = None
         if mode == "surrogate":
-            self.surrogate = _fit_surrogate(name, metric, cost, self.seed, settings or SurrogateSettings())
+            settings = settings or SurrogateSettings(target="logit" if metric == "val_error" else "log")
+            self.surrogate = _fit_surrogate(name, metric, cost, self.seed, settings)
 
     # ---- the table -----------------------------------------------------------------------------
     @property

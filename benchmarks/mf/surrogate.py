@@ -2,11 +2,18 @@
 
 As in YAHPO Gym (Pfisterer et al. 2022, "YAHPO Gym - an efficient multi-objective multi-fidelity
 benchmark for hyperparameter optimization"), a regression model fit on the table replaces training.
-Here it is a multi-output random forest (Breiman 2001) from the configuration's encoding (tunestack's
-``SearchSpace`` unit-cube vector; an inactive conditional dimension is set to -1) to the whole
-validation curve, so a predicted curve is an average of observed curves and stays consistent across
-budgets (no budget is predicted independently of the others).  A separate forest predicts the log of
-the per-epoch seconds; exponentiated and summed, it gives a cost that grows with the budget.
+Here it is a multi-output forest of regression trees -- extremely randomized trees (Geurts, Ernst,
+Wehenkel 2006) on bootstrap samples by default, a random forest (Breiman 2001) as the alternative --
+from the configuration's encoding (tunestack's ``SearchSpace`` unit-cube vector; an inactive
+conditional dimension is set to -1) to the whole validation curve.  A leaf holds the mean of observed
+curves, so a predicted curve is an average of observed curves and stays consistent across budgets (no
+budget is predicted independently of the others); the forest averages in logit scale for error rates
+(log scale for losses), which ranks the good configurations better than averaging raw errors.  A
+separate forest predicts the log of the seconds
+of each budget step; exponentiated and summed, it gives a cost that grows with the budget.  The
+default settings were chosen by the 5-fold cross-validation of ``surrogate_quality.py --grid``: rf
+and et, each with min_samples_leaf 1 or 3, max_features 1 or 0.5, raw or logit target, one changed at a
+time (README.md).
 
 Noisy mode: one tree of the forest (chosen from a seed) gives the curve instead of their mean, i.e. a
 sample of the forest's bootstrap spread.  It mixes model uncertainty with run-to-run variation; it is
@@ -16,7 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
@@ -33,14 +40,29 @@ def features(vectors: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(X), INACTIVE, X)
 
 
+_EPS = 0.005  # offset of the log / logit transforms (an error of 0 stays finite)
+TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
+    "none": (lambda y: y, lambda z: z),
+    "log": (lambda y: np.log(np.maximum(y, 0.0) + _EPS), lambda z: np.exp(z) - _EPS),
+    "logit": (lambda y: np.log((np.clip(y, 0.0, 1.0) + _EPS) / (1.0 + _EPS - np.clip(y, 0.0, 1.0))),
+              lambda z: ((1.0 + _EPS) * np.exp(z) - _EPS) / (1.0 + np.exp(z))),
+}
+
+
 @dataclass(frozen=True)
 class SurrogateSettings:
-    """Forest settings; ``kind`` is ``"rf"`` (random forest) or ``"et"`` (extremely randomized trees)."""
+    """Forest settings; ``kind`` is ``"rf"`` (random forest) or ``"et"`` (extremely randomized trees).
 
-    kind: str = "rf"
+    ``target``: the scale the curve forest averages in -- ``"logit"`` for error rates in [0, 1],
+    ``"log"`` for positive losses, ``"none"``.  The transforms are monotone, so a prediction still lies
+    between the smallest and the largest observed value at each budget.
+    """
+
+    kind: str = "et"
     n_trees: int = 64
     min_samples_leaf: int = 1
     max_features: float = 1.0
+    target: str = "logit"
 
     def forest(self, seed: int) -> Any:
         cls = {"rf": RandomForestRegressor, "et": ExtraTreesRegressor}.get(self.kind)
@@ -57,6 +79,10 @@ class CurveSurrogate:
     def __init__(self, settings: SurrogateSettings | None = None, seed: int = 0):
         self.settings = settings or SurrogateSettings()
         self.seed = int(seed)
+        if self.settings.target not in TRANSFORMS:
+            raise ValueError(f"unknown target transform {self.settings.target!r}; "
+                             f"use one of {list(TRANSFORMS)}")
+        self._to, self._back = TRANSFORMS[self.settings.target]
         self._curve_model: Any = None
         self._cost_model: Any = None
         self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
@@ -69,7 +95,7 @@ class CurveSurrogate:
             raise ValueError("vectors, curves and step_seconds need one row per configuration")
         y = _fill_nan(y)
         log_s = np.log(np.maximum(_fill_nan(s), 1e-6))
-        self._curve_model = self.settings.forest(self.seed).fit(X, y)
+        self._curve_model = self.settings.forest(self.seed).fit(X, self._to(y))
         self._cost_model = self.settings.forest(self.seed + 1).fit(X, log_s)
         self._cache.clear()
         return self
@@ -81,7 +107,7 @@ class CurveSurrogate:
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(curves, step seconds), each ``n x budgets``: forest means."""
         X = features(vectors)
-        return _forest_mean(self._curve_model, X), np.exp(_forest_mean(self._cost_model, X))
+        return self._back(_forest_mean(self._curve_model, X)), np.exp(_forest_mean(self._cost_model, X))
 
     def predict_one(self, vector: np.ndarray, tree: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(curve, step seconds) of one vector; ``tree`` picks one tree's curve (noisy mode)."""
@@ -95,7 +121,7 @@ class CurveSurrogate:
             curve = _forest_mean(self._curve_model, X)[0]
         else:
             curve = _tree_values(self._curve_model.estimators_[tree], X)[0]
-        out = (curve, np.exp(_forest_mean(self._cost_model, X))[0])
+        out = (self._back(curve), np.exp(_forest_mean(self._cost_model, X))[0])
         self._cache[key] = out
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)

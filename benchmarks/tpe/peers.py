@@ -39,9 +39,8 @@ def run_optuna(cs: CS.ConfigurationSpace, fn: Callable[[dict], float], n: int, s
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kw: dict[str, Any] = {"seed": seed}
-    if mode != "uni":
-        kw["multivariate"] = True
+    # explicit: since Optuna 5 the default (multivariate=None) means multivariate for one objective
+    kw: dict[str, Any] = {"seed": seed, "multivariate": mode != "uni"}
     if mode == "group":
         kw["group"] = True
     sampler = optuna.samplers.TPESampler(**kw)

@@ -41,13 +41,17 @@ def run(label: str, searcher: str, kwargs: dict, problems: dict, seeds: int, eva
             vals = [v if math.isfinite(v) else math.inf for v in res.values()]
             slot[str(seed)] = np.minimum.accumulate(vals).tolist()
         HERE.mkdir(parents=True, exist_ok=True)
-        OURS.write_text(json.dumps(results))
+        on_disk = json.loads(OURS.read_text()) if OURS.exists() else {}  # keep other runs' labels
+        on_disk[label] = results[label]
+        OURS.write_text(json.dumps(on_disk))
+        results = {**on_disk, **results}
     return results
 
 
 def table(all_results: dict, problems: dict, labels: list[str], seeds: int, evals: int) -> str:
     rows = ["| problem | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
     ranks: dict[str, list[float]] = {lab: [] for lab in labels}
+    logs: dict[str, list[float]] = {lab: [] for lab in labels}  # per problem: mean over seeds
     for name, prob in problems.items():
         runs = {lab: [all_results.get(lab, {}).get(name, {}).get(str(s)) for s in range(seeds)] for lab in labels}
         best = prob.optimum
@@ -59,6 +63,10 @@ def table(all_results: dict, problems: dict, labels: list[str], seeds: int, eval
                 reg = [r[at - 1] - best for r in runs[lab] if r and len(r) >= at]
                 cells.append(f"{np.median(reg):.3g}" if len(reg) == seeds else "-")
             rows.append(f"| {name} @{at} | " + " | ".join(cells) + " |")
+        for lab in labels:
+            reg = [r[evals - 1] - best for r in runs[lab] if r and len(r) >= evals]
+            if len(reg) == seeds:
+                logs[lab].append(float(np.mean(np.log10(np.maximum(reg, 1e-6)))))
         for s in range(seeds):
             finals = {lab: runs[lab][s][evals - 1] for lab in labels
                       if runs[lab][s] and len(runs[lab][s]) >= evals}
@@ -68,6 +76,9 @@ def table(all_results: dict, problems: dict, labels: list[str], seeds: int, eval
                     ranks[lab].append(rk)
     rows.append("| mean rank @" + str(evals) + " | "
                 + " | ".join(f"{np.mean(ranks[lab]):.2f}" if ranks[lab] else "-" for lab in labels) + " |")
+    rows.append("| mean log10 regret @" + str(evals) + " | "
+                + " | ".join(f"{np.mean(logs[lab]):.3f}" if len(logs[lab]) == len(problems) else "-"
+                             for lab in labels) + " |")
     return "\n".join(rows)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-__all__ = ["Kernels", "ParzenEstimator", "scott_bandwidths", "aitchison_aitken_lambda"]
+__all__ = ["Kernels", "ParzenEstimator", "scott_bandwidths", "neighbour_bandwidths", "aitchison_aitken_lambda"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -69,6 +69,24 @@ def scott_bandwidths(X: np.ndarray, n_dims: int) -> np.ndarray:
     iqr = (_quantile_sorted(vals, nn, 0.75) - _quantile_sorted(vals, nn, 0.25)) / 1.349
     spread = np.where(iqr > 0, np.minimum(std, iqr), std)
     out[cols] = spread * nn ** (-1.0 / (n_dims + 4))
+    return out
+
+
+def neighbour_bandwidths(X: np.ndarray) -> np.ndarray:
+    """Per observation and column, the larger gap to its sorted neighbours among the column's
+    non-``nan`` values (the unit interval's ends count as neighbours only with fewer than two values),
+    as in hyperopt and Optuna (Bergstra et al. 2011, sec. 4.1); ``nan`` where a value is ``nan``."""
+    out = np.full(X.shape, np.nan)
+    for j in range(X.shape[1]):
+        rows = np.flatnonzero(~np.isnan(X[:, j]))
+        if rows.size == 0:
+            continue
+        order = rows[np.argsort(X[rows, j], kind="stable")]
+        ext = np.concatenate([[0.0], X[order, j], [1.0]])
+        left, right = ext[1:-1] - ext[:-2], ext[2:] - ext[1:-1]
+        if rows.size >= 2:  # interior neighbours only at the ends
+            left[0], right[-1] = right[0], left[-1]
+        out[order, j] = np.maximum(left, right)
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .parzen import Kernels, ParzenEstimator, aitchison_aitken_lambda, scott_bandwidths
+from .parzen import Kernels, ParzenEstimator, aitchison_aitken_lambda, neighbour_bandwidths, scott_bandwidths
 
 __all__ = ["TPEConfig", "TPEModel"]
 
@@ -32,6 +32,7 @@ class TPEConfig:
     max_bandwidth: float = 0.5
     magic_clip: float = 1.0
     cat_smoothing: float = 1.0
+    bandwidth: str = "neighbour"
 
 
 class TPEModel:
@@ -56,6 +57,8 @@ class TPEModel:
         # that its share of g equals one good observation's share of l: a liar cancels one good kernel,
         # which keeps parallel asks apart (one plain bad point among hundreds would not).
         self.liar_weight = max(1.0, len(X_bad) / max(len(X_good), 1))
+        typical = np.median(self.good_bw[0], axis=0) if k else np.full(X.shape[1], cfg.max_bandwidth)
+        self.liar_bw = (typical, self.good_bw[1])
 
     def n_good(self, n: int) -> int:
         """Size of the good set among ``n`` observations: ``min(ceil(gamma n), max_good)``, at least 1
@@ -66,20 +69,26 @@ class TPEModel:
         return int(max(1, min(math.ceil(self.cfg.gamma * n), self.cfg.max_good, n - 1)))
 
     def bandwidths(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-column numeric bandwidths and categorical smoothing of a set of observations.
+        """Numeric bandwidths per observation and column, and categorical smoothing per column.
 
-        Scott's rule (the univariate form when not multivariate) on the values active in each column,
-        times ``bandwidth_factor``, clipped to ``[floor, max_bandwidth]``; the floor is the larger of
-        ``min_bandwidth`` and hyperopt's "magic clip" ``magic_clip / min(100, n + 1)`` (Bergstra et al.
-        2011; Watanabe 2023, sec. 3.4).  Aitchison-Aitken smoothing shrinks with the active count."""
+        ``bandwidth="neighbour"`` (default): each value's larger gap to its sorted neighbours in that
+        column (Bergstra et al. 2011, sec. 4.1; Optuna): narrow kernels where good points cluster,
+        wide ones for outliers.  ``"scott"``: Scott's rule per column (the univariate form when not
+        multivariate).  Either is scaled by ``bandwidth_factor`` and clipped to ``[floor,
+        max_bandwidth]``, the floor being the larger of ``min_bandwidth`` and hyperopt's "magic clip"
+        ``magic_clip / min(100, n + 1)`` (Watanabe 2023, sec. 3.4).  Aitchison-Aitken smoothing shrinks
+        with the number of active values."""
         cfg = self.cfg
         n_active = np.sum(~np.isnan(X), axis=0)
         n_dims = max(self.n_numeric, 1) if cfg.multivariate else 1
-        h = cfg.bandwidth_factor * scott_bandwidths(X, n_dims)
+        if cfg.bandwidth == "neighbour":
+            h = cfg.bandwidth_factor * neighbour_bandwidths(X)
+        else:
+            h = cfg.bandwidth_factor * np.broadcast_to(scott_bandwidths(X, n_dims), X.shape)
         floor = np.maximum(cfg.min_bandwidth, cfg.magic_clip / np.minimum(100.0, n_active + 1.0))
         sigma = np.clip(np.nan_to_num(h, nan=cfg.max_bandwidth), np.minimum(floor, cfg.max_bandwidth),
                         cfg.max_bandwidth)
-        sigma = np.where(self.n_choices > 0, 1.0, sigma)
+        sigma = np.where(self.n_choices > 0, 1.0, np.broadcast_to(sigma, X.shape))
         lam = np.array([aitchison_aitken_lambda(int(n), int(c), cfg.cat_smoothing)
                         for n, c in zip(n_active, self.n_choices)])
         return sigma, lam
@@ -88,7 +97,7 @@ class TPEModel:
         """One product kernel per row of ``X``; numeric bandwidths never below a discrete cell."""
         n, d = X.shape
         sig = np.maximum(np.broadcast_to(sigma, (n, d)), self.cell_width(X))
-        return Kernels(X.copy(), sig, np.broadcast_to(lam, (n, d)).copy(), np.full(n, weight))
+        return Kernels(X.copy(), sig, np.broadcast_to(lam, (n, d)).copy(), np.full(n, float(weight)))
 
     def _estimator(self, kernels: Kernels) -> ParzenEstimator:
         mu, sigma = self.prior if self.prior is not None else (None, None)
@@ -102,7 +111,7 @@ class TPEModel:
         ``l(x) / g(x)``, with ``pending`` rows as constant liars in ``g``; ``None`` if none is allowed."""
         g = self.g
         if len(pending):
-            g = g.extended(self.kernels(pending, *self.good_bw, weight=self.liar_weight))
+            g = g.extended(self.kernels(pending, *self.liar_bw, weight=self.liar_weight))
         cand = snap(self.l.sample(rng, n_candidates))
         score = self.l.log_pdf(cand) - g.log_pdf(cand)  # log l(x) / g(x), Bergstra et al. 2011 eq. 4
         if allowed is not None:

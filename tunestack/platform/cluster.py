@@ -26,6 +26,8 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
                                   "`ray start --head` on the head node, or leave address= unset to run "
                                   "locally.") from None
         return
+    kwargs.setdefault("runtime_env", {"worker_process_setup_hook":
+                                      "tunestack.platform.session.quiet_worker_logs"})
     ray.init(**kwargs)
 
 

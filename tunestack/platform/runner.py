@@ -130,8 +130,9 @@ def make_trainable(fn: Callable[[dict], Any], metric: str) -> Callable[[dict], N
     """Wrap the user's function: a trial session for ``ts.report``, and a returned value as a report."""
 
     def trainable(config: dict) -> None:
-        from .session import report
+        from .session import quiet_worker_logs, report
 
+        quiet_worker_logs()
         with trial_session(TrialSession(metric=metric)) as session:
             out = fn(config)
             if out is not None and session.reports == 0:

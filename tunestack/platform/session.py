@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import pickle
@@ -37,6 +38,13 @@ class TrialSession:
 
 
 _local = threading.local()
+
+
+def quiet_worker_logs() -> None:
+    """Keep Ray's per-checkpoint INFO lines ("Checkpoint successfully created ...") off the console;
+    the user's own prints and warnings still show.  Runs in each trial process."""
+    for name in ("ray.train", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def current_session() -> TrialSession | None:

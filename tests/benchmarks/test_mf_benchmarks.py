@@ -176,8 +176,14 @@ def test_noisy_mode_is_reproducible_per_seed(name: str, sur: MFBenchmark) -> Non
     other = [noisy.objective(c, noisy.max_budget, seed=1) for c in configs]
     assert first != other
     assert [f[1] for f in first] == [sur.objective(c, sur.max_budget)[1] for c in configs]  # costs: no noise
+    half = load(name, mode="surrogate", seed=0, noise=True, noise_scale=0.5)
+    for c in configs[:3]:
+        mean, tree = sur.curves(c)[0], noisy.curves(c)[0]
+        np.testing.assert_allclose(half.curves(c)[0], mean + 0.5 * (tree - mean), rtol=0, atol=1e-12)
     with pytest.raises(BenchmarkError, match="noise"):
         load(name, mode="tabular", noise=True)
+    with pytest.raises(BenchmarkError, match="noise_scale"):
+        load(name, noise=True, noise_scale=0.0)
 
 
 # ---- storage and generators ------------------------------------------------------------------------

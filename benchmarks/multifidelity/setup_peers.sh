@@ -4,7 +4,10 @@
 #  * .bench-venv-mf  dehb and hpbandster, which pin numpy 1.x; run.py talks to them through
 #                    benchmarks/multifidelity/peer_worker.py over a pipe, so this venv needs neither
 #                    tunestack nor the benchmark code.
-# Peers never go into the project's .venv.  Usage:  bash benchmarks/multifidelity/setup_peers.sh
+#  * .bench-venv-raybohb (with --ray, for ray_real.py): Ray Tune's TuneBOHB needs hpbandster beside
+#                    Ray and torch; this venv reuses the project's .venv read-only (a .pth line adds its
+#                    site-packages) and installs only hpbandster and its few extra dependencies.
+# Peers never go into the project's .venv.  Usage:  bash benchmarks/multifidelity/setup_peers.sh [--ray]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash benchmarks/setup_bench_env.sh
@@ -13,7 +16,7 @@ PY=${PYTHON:-python3.11}
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
-if "$VENV/bin/python" -c "import dehb, hpbandster, numpy, ConfigSpace as C; assert C.__version__ == '0.7.1'" 2>/dev/null; then
+if "$VENV/bin/python" -c "import dehb, hpbandster, numpy; from importlib.metadata import version; assert version('ConfigSpace') == '0.7.1'" 2>/dev/null; then
     echo "$VENV is ready"
 else
     # hpbandster 0.7.4 builds netifaces from source (needs a C compiler).  ConfigSpace 0.7.1: the last
@@ -22,3 +25,18 @@ else
 fi
 "$VENV/bin/python" -c "from importlib.metadata import version as v; \
 print('$VENV:', ', '.join(f'{d} {v(d)}' for d in ('numpy', 'ConfigSpace', 'dehb', 'hpbandster')))"
+
+if [ "${1:-}" = "--ray" ]; then
+    RV=.bench-venv-raybohb
+    SITE=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    if [ ! -x "$RV/bin/python" ]; then
+        "$PY" -m venv "$RV"
+    fi
+    RSITE=$("$RV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    echo "import site; site.addsitedir('$(cd "$SITE" && pwd)')" > "$RSITE/zz_project_venv.pth"
+    if ! "$RV/bin/python" -c "import ray, torch, tunestack, hpbandster" 2>/dev/null; then
+        "$RV/bin/pip" install "hpbandster==0.7.4"
+    fi
+    "$RV/bin/python" -c "from importlib.metadata import version as v; \
+print('$RV:', ', '.join(f'{d} {v(d)}' for d in ('ray', 'torch', 'numpy', 'ConfigSpace', 'hpbandster')))"
+fi

@@ -35,7 +35,7 @@ def load(path: str | Path) -> tuple[dict, list[dict]]:
 
 
 def grid(limit: float, n: int = 200) -> np.ndarray:
-    return np.unique(np.concatenate([np.geomspace(1.0, limit, n), np.asarray(AT)]))
+    return np.unique(np.concatenate([np.geomspace(1.0, limit, n), [a for a in AT if a <= limit]]))
 
 
 def regret_matrix(meta: dict, runs: list[dict], benchmark: str, optimizer: str, xs: np.ndarray
@@ -127,6 +127,14 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              "Data (surrogate mode): " + "; ".join(
                  f"`{b}` {d['configs']} configs, budgets {d['budgets'][0]}..{d['budgets'][1]}, optimum "
                  f"{d['optimum']:.5g}, table sha256 {d['sha256_16']}" for b, d in meta["data"].items()) + ".\n"]
+    if meta.get("uncommitted_tunestack_files"):
+        lines.append("The simulated tunestack runs used the working tree, where these tunestack files differed "
+                     "from the commit above (other engineers' work in progress): "
+                     + ", ".join(f"`{f}`" for f in meta["uncommitted_tunestack_files"]) + ".\n")
+    if meta.get("surrogate_code"):
+        lines.append(f"`benchmarks/mf/surrogate.py`: {meta['surrogate_code']}.\n")
+    if meta.get("stale"):
+        lines.append(f"Runs made with code or data that changed later in the run: {meta['stale']}.\n")
     if meta.get("skipped"):
         lines.append("Not run: " + "; ".join(f"{o} ({w})" for o, w in meta["skipped"].items()) + ".\n")
     if meta.get("failed"):

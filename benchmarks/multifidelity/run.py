@@ -226,6 +226,17 @@ def _git_state(path: str) -> str:
     return "committed" if not out else f"modified in the working tree ({out[:2].strip()})"
 
 
+def _dirty(path: str) -> list[str]:
+    """Files under ``path`` whose working-tree state differs from HEAD (other engineers' work in progress
+    that the simulated tunestack runs used)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", path], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ["unknown"]
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
 def data_info(benchmarks: list[str]) -> dict:
     """Which tables were used: size and hash (the tables may grow while the generator runs)."""
     from benchmarks.mf.table import load_table
@@ -291,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "versions": versions(optimizers),
         "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks), "stale": stale,
         "surrogate_code": _git_state("benchmarks/mf/surrogate.py"),
+        "uncommitted_tunestack_files": _dirty("tunestack"),
         "failed": [{k: f[k] for k in ("optimizer", "benchmark", "seed", "error")} for f in failed],
         "x": "budget consumed in full-evaluation equivalents: whole budgets trained / max_budget, a resumed "
              "or re-evaluated configuration charged only the increment",

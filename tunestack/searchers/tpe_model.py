@@ -51,14 +51,15 @@ class TPEModel:
         k = self.n_good(len(y))
         X_good, X_bad = X[order[:k]], X[order[k:]]
         self.good_bw = self.bandwidths(X_good)
+        self.bad_bw = self.bandwidths(X_bad)
         self.l = self._estimator(self.kernels(X_good, *self.good_bw))
-        self.g = self._estimator(self.kernels(X_bad, *self.bandwidths(X_bad)))
-        # A pending ask is a bad observation (constant liar) with the good set's bandwidths, weighted so
-        # that its share of g equals one good observation's share of l: a liar cancels one good kernel,
-        # which keeps parallel asks apart (one plain bad point among hundreds would not).
-        self.liar_weight = max(1.0, len(X_bad) / max(len(X_good), 1))
-        typical = np.median(self.good_bw[0], axis=0) if k else np.full(X.shape[1], cfg.max_bandwidth)
-        self.liar_bw = (typical, self.good_bw[1])
+        self.g = self._estimator(self.kernels(X_bad, *self.bad_bw))
+        # Constant liar: a pending ask is one more bad observation (the worst value), with the bad set's
+        # typical bandwidth, so parallel asks avoid each other's neighbourhoods without reshaping l / g
+        # elsewhere (stronger liars, with l's bandwidth or more weight, over-explored in our checks).
+        ref = self.bad_bw if len(X_bad) else self.good_bw
+        typical = np.median(ref[0], axis=0) if len(ref[0]) else np.full(X.shape[1], cfg.max_bandwidth)
+        self.liar_bw = (typical, ref[1])
 
     def n_good(self, n: int) -> int:
         """Size of the good set among ``n`` observations: ``min(ceil(gamma n), max_good)``, at least 1
@@ -111,7 +112,7 @@ class TPEModel:
         ``l(x) / g(x)``, with ``pending`` rows as constant liars in ``g``; ``None`` if none is allowed."""
         g = self.g
         if len(pending):
-            g = g.extended(self.kernels(pending, *self.liar_bw, weight=self.liar_weight))
+            g = g.extended(self.kernels(pending, *self.liar_bw))
         cand = snap(self.l.sample(rng, n_candidates))
         score = self.l.log_pdf(cand) - g.log_pdf(cand)  # log l(x) / g(x), Bergstra et al. 2011 eq. 4
         if allowed is not None:

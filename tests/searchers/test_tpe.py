@@ -106,7 +106,6 @@ def test_density_integrates_to_one_over_the_unit_square_and_choices():
 
 
 def test_samples_follow_the_density():
-    rng = np.random.default_rng(3)
     n_choices = np.array([0, 3])
     k = Kernels(np.array([[0.1, 2.0], [0.7, np.nan]]), np.array([[0.2, 1.0], [0.05, 1.0]]),
                 np.array([[0.0, 0.3], [0.0, 0.0]]), np.array([1.0, 3.0]))
@@ -122,7 +121,6 @@ def test_samples_follow_the_density():
     p2 = np.mean(s[:, 1] == 2)
     assert p2 == pytest.approx(0.25 * 0.7 + 0.75 / 3, abs=0.01)
     assert np.exp(est.log_pdf(np.array([[np.nan, 2.0]])))[0] == pytest.approx(0.25 * 0.7 + 0.75 / 3)
-    assert rng is not None
 
 
 def test_scott_bandwidths_match_the_formula_and_skip_nan():

@@ -185,6 +185,8 @@ class ParzenEstimator:
     def _assemble(self) -> None:
         b = self._blocks
         self.weight = np.concatenate([x.k.weight for x in b])
+        if not self.weight.sum() > 0:  # no observation and no prior weight: fall back to the prior
+            self.weight = np.concatenate([[1.0], self.weight[1:]])
         self.n = self.weight.size
         self.mu = np.concatenate([x.k.mu for x in b])
         self.lam = np.concatenate([x.k.lam for x in b])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import ConfigSpace as CS
@@ -161,12 +161,6 @@ def _plain(v: Any) -> Any:
     return v
 
 
-@dataclass
-class _RayParts:
-    params: list[CS.Hyperparameter] = field(default_factory=list)
-    constants: dict[str, Any] = field(default_factory=dict)
-
-
 class SearchSpace:
     """A search space over flat parameter names, with conditions and forbidden clauses.
 
@@ -212,13 +206,10 @@ class SearchSpace:
 
     @classmethod
     def from_ray(cls, param_space: Mapping[str, Any]) -> "SearchSpace":
-        parts = _RayParts()
-        _walk_ray(param_space, "", parts)
-        if not parts.params and not parts.constants:
-            raise SpaceError("the search space is empty")
-        cs = CS.ConfigurationSpace()
-        cs.add(parts.params)
-        return cls(cs, parts.constants, nested=True)
+        from .space_ray import configspace_from_ray
+
+        cs, constants = configspace_from_ray(param_space)
+        return cls(cs, constants, nested=True)
 
     # ---- sizes and descriptions --------------------------------------------------------------------
     @property
@@ -524,70 +515,3 @@ def _cell_width(p: Param) -> float:
         lo, hi = p._scaled_bounds()
         return (p.q / (math.exp(hi) - math.exp(lo)) if p.log else p.q / (hi - lo))
     return 0.0
-
-
-# ---- helpers: Ray param_space -> ConfigSpace ----------------------------------------------------
-def _walk_ray(d: Mapping[str, Any], prefix: str, parts: _RayParts) -> None:
-    from ray.tune.search import sample as rs  # imported here: pure searchers never need Ray
-
-    for key, v in d.items():
-        if not isinstance(key, str) or SEP in key:
-            raise SpaceError(f"parameter name {key!r} must be a string without {SEP!r}")
-        name = prefix + key
-        if isinstance(v, Mapping) and "grid_search" in v:
-            raise SpaceError(f"parameter {name!r}: tune.grid_search is not supported by tunestack's "
-                             "searchers; use tune.choice for a finite set of values")
-        if isinstance(v, Mapping):
-            _walk_ray(v, name + SEP, parts)
-        elif isinstance(v, rs.Function):
-            raise SpaceError(f"parameter {name!r}: tune.sample_from cannot be modelled by a searcher; use "
-                             "a ConfigSpace.ConfigurationSpace with conditions for dependent parameters")
-        elif isinstance(v, rs.Domain):
-            parts.params.append(_ray_domain_to_hp(name, v, rs))
-        else:
-            parts.constants[name] = v
-
-
-def _ray_domain_to_hp(name: str, dom: Any, rs: Any) -> CS.Hyperparameter:
-    sampler = dom.sampler
-    q = None
-    if isinstance(sampler, rs.Quantized):
-        q = sampler.q
-        sampler = sampler.sampler
-    sname = type(sampler).__name__
-    if isinstance(dom, rs.Categorical):
-        cats = list(dom.categories)
-        if not cats:
-            raise SpaceError(f"parameter {name!r}: tune.choice needs at least one value")
-        if _plain_unique(cats):
-            return CS.CategoricalHyperparameter(name, cats)
-        return CS.CategoricalHyperparameter(name, [str(i) for i in range(len(cats))], meta={"values": cats})
-    if sname == "_Normal" or not (math.isfinite(dom.lower) and math.isfinite(dom.upper)):
-        raise SpaceError(f"parameter {name!r}: unbounded domains (tune.randn) are not supported; use "
-                         "tune.uniform/loguniform, or a ConfigSpace NormalFloatHyperparameter with bounds")
-    log = sname == "_LogUniform"
-    meta = {"q": q} if q else None
-    if isinstance(dom, rs.Integer):
-        lower, upper = int(dom.lower), int(dom.upper)
-        if not q:
-            upper -= 1  # Ray's randint / lograndint exclude the upper bound; qrandint includes it
-        if upper < lower:
-            raise SpaceError(f"parameter {name!r}: empty integer range [{dom.lower}, {dom.upper})")
-        if log and lower <= 0:
-            raise SpaceError(f"parameter {name!r}: a log-scaled integer range must be positive")
-        if upper == lower:
-            return CS.CategoricalHyperparameter(name, [lower])
-        return CS.UniformIntegerHyperparameter(name, lower, upper, log=log, meta=meta)
-    if isinstance(dom, rs.Float):
-        if not dom.lower < dom.upper:
-            raise SpaceError(f"parameter {name!r}: lower bound {dom.lower} must be below upper {dom.upper}")
-        if log and dom.lower <= 0:
-            raise SpaceError(f"parameter {name!r}: a log-uniform range must be positive")
-        return CS.UniformFloatHyperparameter(name, float(dom.lower), float(dom.upper), log=log, meta=meta)
-    raise SpaceError(f"parameter {name!r}: unsupported Ray Tune domain {type(dom).__name__}")
-
-
-def _plain_unique(cats: list) -> bool:
-    if not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in cats):
-        return False
-    return len({(type(c), c) for c in cats}) == len(cats) and len(set(cats)) == len(cats)

@@ -68,10 +68,10 @@ def hash_paths(paths: list[Path]) -> str:
 
 
 def tunestack_hash() -> str:
-    """Everything a simulated tunestack run depends on: schedulers, searchers, simulator, space."""
+    """What a simulated tunestack run depends on: schedulers, searchers, simulator, space."""
     ts = ROOT / "tunestack"
-    files = [*ts.glob("schedulers/**/*.py"), *ts.glob("searchers/*.py"), ts / "platform" / "simulator.py",
-             ts / "space.py", ts / "_registry.py"]
+    files = [*ts.glob("schedulers/*.py"), *ts.glob("searchers/*.py"), ts / "platform" / "simulator.py",
+             *ts.glob("space*.py"), ts / "_registry.py"]  # not schedulers/lce/: no LCE run here
     return hash_paths(files)
 
 

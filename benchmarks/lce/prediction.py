@@ -4,6 +4,8 @@ For each curve and each observed fraction of the budget (10%, 25%, 50%) the meth
 at the last budget from the prefix:
 
 * ``lce``   the ensemble of :mod:`tunestack.schedulers.lce.curves` families (Bayesian model average);
+* ``lce-unit-g`` the same ensemble with the first round's fixed unit-information g-prior (``g = n``)
+  instead of the hyper-g/n prior (an ablation);
 * ``pow3``  the same posterior with the pow3 family alone (a single-family fit);
 * ``last``  the last observed value plus Gaussian noise whose variance is fitted by maximum likelihood on
   the *other* half of the curves (two-fold cross-fitting), the usual "it will stay where it is" baseline.
@@ -21,7 +23,7 @@ from tunestack.schedulers.lce.posterior import MIN_POINTS, predict_final
 
 __all__ = ["evaluate", "METHODS", "FRACTIONS"]
 
-METHODS = ("lce", "pow3", "last")
+METHODS = ("lce", "lce-unit-g", "pow3", "last")
 FRACTIONS = (0.1, 0.25, 0.5)
 _POW3 = tuple(f for f in FAMILIES if f.name == "pow3")
 
@@ -36,8 +38,8 @@ def _score_dist(cdf, logpdf, ppf, y: float) -> dict:
             "pit": cdf(y), "abs_err": abs(ppf([0.5])[0] - y)}
 
 
-def _lce(budgets: np.ndarray, values: np.ndarray, k: int, families) -> dict:
-    p = predict_final(budgets[:k] / budgets[-1], values[:k], 1.0, families)
+def _lce(budgets: np.ndarray, values: np.ndarray, k: int, families, **kw) -> dict:
+    p = predict_final(budgets[:k] / budgets[-1], values[:k], 1.0, families, **kw)
     return _score_dist(p.cdf, p.logpdf, p.quantile, float(values[-1]))
 
 
@@ -65,6 +67,8 @@ def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequenc
             for m in methods:
                 if m == "lce":
                     rows[m].append(_lce(b, v, k, FAMILIES))
+                elif m == "lce-unit-g":
+                    rows[m].append(_lce(b, v, k, FAMILIES, g_prior="unit"))
                 elif m == "pow3":
                     rows[m].append(_lce(b, v, k, _POW3))
                 elif m == "last":
@@ -83,17 +87,19 @@ def _summary(rows: list[dict]) -> dict:
             "cover50": float(np.mean([r["in50"] for r in rows])),
             "cover90": float(np.mean([r["in90"] for r in rows])),
             "pit_below_5pct": float(np.mean([r["pit"] < 0.05 for r in rows])),
+            "pit_above_95pct": float(np.mean([r["pit"] > 0.95 for r in rows])),
             "median_abs_err": float(np.median([r["abs_err"] for r in rows]))}
 
 
 def format_table(res: dict) -> str:
-    lines = ["| fraction | method | n | mean loglik | median loglik | 50% cover | 90% cover | PIT<5% | median abs err |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| fraction | method | n | mean loglik | median loglik | 50% cover | 90% cover | PIT<5% | PIT>95% | median abs err |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for frac, by_m in res.items():
         for m, s in by_m.items():
             if s:
                 lines.append(f"| {frac:.0%} | {m} | {s['n']} | {s['loglik_mean']:.3f} | {s['loglik_median']:.3f} | "
                              f"{s['cover50']:.2f} | {s['cover90']:.2f} | {s['pit_below_5pct']:.3f} | "
+                             f"{s['pit_above_95pct']:.3f} | "
                              f"{s['median_abs_err']:.4g} |")
     return "\n".join(lines)
 

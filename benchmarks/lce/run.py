@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.lce import prediction as pq
+from benchmarks.lce import simulated
 from benchmarks.lce.synthetic import curves as synthetic_curves
 from tunestack.schedulers import create
 
@@ -30,17 +31,27 @@ REAL = ("mlp_digits", "gbm")
 
 
 # ---- curve sources ---------------------------------------------------------------------------------
-def table(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(budgets, values [configs, budgets], cumulative costs [configs, budgets])`` of a benchmark."""
+SPLITS = ("all", "even", "odd")  # odd: held out (nothing was tuned on odd curve indices)
+
+
+def table(name: str, split: str = "all") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(budgets, values [configs, budgets], cumulative costs [configs, budgets])`` of a benchmark,
+    restricted to the even or odd configuration (curve) indices when ``split`` says so."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if name == "synthetic":
         cs = synthetic_curves(12345, 1000)
         vals = np.array([v for _, v, _ in cs])
         budgets = cs[0][0]
-        return budgets, vals, np.tile(budgets, (len(cs), 1))  # cost proportional to the budget
-    from benchmarks.mf.benchmarks import load
-    bench = load(name, mode="tabular")
-    budgets = np.arange(bench.min_budget, bench.max_budget + 1, dtype=float)
-    return budgets, np.asarray(bench.values, float), np.cumsum(np.asarray(bench.step_costs, float), axis=1)
+        cum = np.tile(budgets, (len(cs), 1))  # cost proportional to the budget
+    else:
+        from benchmarks.mf.benchmarks import load
+        bench = load(name, mode="tabular")
+        budgets = np.arange(bench.min_budget, bench.max_budget + 1, dtype=float)
+        vals = np.asarray(bench.values, float)
+        cum = np.cumsum(np.asarray(bench.step_costs, float), axis=1)
+    rows = slice(None) if split == "all" else slice(0 if split == "even" else 1, None, 2)
+    return budgets, vals[rows], cum[rows]
 
 
 # ---- time saved vs training every trial to the end ---------------------------------------------------
@@ -57,17 +68,17 @@ def replay(values: np.ndarray, budgets: np.ndarray, seed: int, **kw: Any) -> np.
     return ran
 
 
-def savings(seeds: int, trials: int, benches: tuple[str, ...]) -> dict:
+def savings(seeds: int, trials: int, benches: tuple[str, ...], split: str = "all", **kw: Any) -> dict:
     out: dict = {}
     for name in benches:
-        budgets, vals, cum = table(name)
+        budgets, vals, cum = table(name, split)
         n = min(trials, len(vals))
         rows = []
         for seed in range(seeds):
             order = np.random.default_rng(seed).permutation(len(vals))[:n]
             v, c = vals[order], cum[order]
             t0 = time.perf_counter()
-            ran = replay(v, budgets, seed)
+            ran = replay(v, budgets, seed, **kw)
             wall = time.perf_counter() - t0
             full_cost, used = float(c[:, -1].sum()), float(c[np.arange(n), ran - 1].sum())
             best_full = float(np.nanmin(v[:, -1]))
@@ -89,46 +100,14 @@ def savings(seeds: int, trials: int, benches: tuple[str, ...]) -> dict:
 
 
 # ---- prediction quality -------------------------------------------------------------------------------
-def prediction(n_curves: int, benches: tuple[str, ...]) -> dict:
+def prediction(n_curves: int, benches: tuple[str, ...], split: str = "all") -> dict:
     out: dict = {}
     for name in benches:
-        budgets, vals, _ = table(name)
+        budgets, vals, _ = table(name, split)
         idx = np.random.default_rng(0).permutation(len(vals))[:n_curves]
         res = pq.evaluate([(budgets, vals[i]) for i in idx])
         out[name] = {str(k): v for k, v in res.items()}
         print(f"\n{name} ({len(idx)} curves)\n{pq.format_table(res)}")
-    return out
-
-
-# ---- against ASHA and Hyperband in simulated time ---------------------------------------------------
-def simulate_vs(seeds: int, trials: int, workers: int, benches: tuple[str, ...]) -> dict:
-    """Random search under each scheduler for the simulated time FIFO needs for ``trials`` full trials
-    (mean full-training cost of the table * trials / workers); reports every max_budget/50 budget units."""
-    from benchmarks.mf.benchmarks import load
-    from tunestack.platform.simulator import simulate
-    out: dict = {}
-    for name in benches:
-        bench = load(name, mode="surrogate")
-        _, _, cum = table(name)
-        max_time = float(cum[:, -1].mean()) * trials / workers
-        step = max(1.0, bench.max_budget / 50)
-        checkpoints = [max_time * f for f in (0.125, 0.25, 0.5, 1.0)]
-        per: dict = {}
-        for sched in ("fifo", "lce", "asha", "hyperband"):
-            best = []
-            for seed in range(seeds):
-                r = simulate(bench.objective, bench.search_space, "random", None if sched == "fifo" else sched,
-                             min_budget=bench.min_budget, max_budget=bench.max_budget, eta=3, workers=workers,
-                             max_time=max_time, seed=seed, step=step)
-                best.append([r.best_at(t) for t in checkpoints])
-            arr = np.array([[np.nan if b is None else b for b in row] for row in best])
-            per[sched] = {"time_s": checkpoints, "best_mean": np.nanmean(arr, 0).tolist(),
-                          "best_median": np.nanmedian(arr, 0).tolist(), "per_seed": arr.tolist()}
-            print(f"{name} {sched:10s} best value (mean over {seeds} seeds) at "
-                  + ", ".join(f"{t:.0f}s: {m:.4f}" for t, m in zip(checkpoints, per[sched]["best_mean"])),
-                  flush=True)
-        out[name] = {"workers": workers, "max_time_s": max_time, "step": step, "optimum": bench.optimum,
-                     "methods": per}
     return out
 
 
@@ -170,16 +149,25 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--curves", type=int, default=300)
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=4, help="simulated workers (simulate)")
+    ap.add_argument("--processes", type=int, default=2, help="processes running simulations (simulate)")
     ap.add_argument("--bench", nargs="*", default=list(REAL) + ["synthetic"])
+    ap.add_argument("--split", choices=SPLITS, default="odd",
+                    help="curve indices used: odd = held out (default), even = development, all")
+    ap.add_argument("--kw", default="{}", help="scheduler options as JSON (ablations), e.g. '{\"threshold\": 0.1}'")
+    ap.add_argument("--tag", default="", help="suffix of the results file names")
     a = ap.parse_args()
-    benches = tuple(a.bench)
+    benches, kw, tag = tuple(a.bench), json.loads(a.kw), (f"_{a.tag}" if a.tag else "")
     if a.figure in ("savings", "all"):
-        _save("savings", savings(a.seeds, a.trials, benches))
+        _save(f"savings_{a.split}{tag}", savings(a.seeds, a.trials, benches, a.split, **kw))
     if a.figure in ("prediction", "all"):
-        _save("prediction", prediction(a.curves, benches))
+        _save(f"prediction_{a.split}{tag}", prediction(a.curves, benches, a.split))
     if a.figure in ("simulate", "all"):
-        _save("simulate", simulate_vs(a.seeds, a.trials, a.workers, tuple(b for b in benches if b in REAL)))
+        res = simulated.run(tuple(b for b in benches if b in REAL), a.seeds, a.trials, a.workers, a.processes,
+                            **kw)
+        for name, r in res.items():
+            print(simulated.format_table(name, r) + "\n")
+        _save(f"simulate{tag}", res)
     if a.figure in ("latency", "all"):
         _save("latency", latency())
 

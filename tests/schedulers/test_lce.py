@@ -11,7 +11,7 @@ import pytest
 from benchmarks.lce.synthetic import curve as synthetic_curve
 from tunestack.schedulers import SchedulerError, create
 from tunestack.schedulers.lce import LCEScheduler, predict_final
-from tunestack.schedulers.lce.calibration import backtest, recalibrate
+from tunestack.schedulers.lce.calibration import backtest, probit_recalibrate, recalibrate, scale_recalibrate
 from tunestack.schedulers.lce.curves import FAMILIES, family_names
 
 T = 50
@@ -37,8 +37,7 @@ def _with_incumbents(final: float = 0.1, **kw) -> LCEScheduler:
     """A scheduler with three completed trials whose final values are ``final`` .. ``final + 0.02``."""
     s = create("lce", min_budget=1, max_budget=T, seed=0, **kw)
     for i in range(3):
-        curve = final + 0.01 * i + 0.8 * BUDGETS ** -0.8
-        curve[-1] = final + 0.01 * i
+        curve = final + 0.01 * i + 0.8 * (BUDGETS ** -0.8 - T ** -0.8)  # ends at final + 0.01 i
         dec = _run_trial(s, f"inc{i}", curve)
         assert dec.reason == "completed"
     return s
@@ -67,16 +66,32 @@ def test_exponential_fit_recovers_the_rate():
     assert p.median() == pytest.approx(1.0 + 2.0 * math.exp(-kappa), abs=0.03)
 
 
-def test_the_ensemble_drops_families_that_cannot_make_the_shape():
+def test_the_ensemble_drops_families_that_cannot_make_the_shape_and_covers_the_truth():
     t = BUDGETS / T
-    y = 0.3 + 0.6 / (1 + (10 * t) ** 2.5) + 0.006 * np.random.default_rng(3).standard_normal(T)  # MMF
+    clean = 0.3 + 0.6 / (1 + (10 * t) ** 2.5)  # MMF: a plateau, then a drop
+    y = clean + 0.006 * np.random.default_rng(3).standard_normal(T)
     p = predict_final(t[:30], y[:30])
-    # a plateau, then a drop: the convex-from-the-start families cannot produce it
+    # the convex-from-the-start families cannot produce it
     assert p.family_weights["pow3"] + p.family_weights["ilog2"] + p.family_weights["loglog"] < 0.05
     assert p.family_weights["mmf"] + p.family_weights["janoschek"] > 0.2
-    assert p.median() == pytest.approx(y[-1], abs=0.03)
+    lo, hi = p.interval(0.9)
+    assert lo < clean[-1] < hi and hi - lo < 0.2
     assert sum(p.family_weights.values()) == pytest.approx(1.0)
     assert set(p.family_weights) == set(family_names())
+
+
+def test_the_hyper_g_prior_does_not_shrink_a_large_drop():
+    """A drop 450x the noise: the fixed unit-information g (the first version) pulls the extrapolation
+    towards the curve's mean and inflates the noise by var(y)/n; the hyper-g/n prior lets the data set g."""
+    t = BUDGETS / T
+    clean = 0.05 + 0.9 * np.exp(-6 * t)
+    y = clean + 0.002 * np.random.default_rng(7).standard_normal(T)
+    hyper, unit = predict_final(t[:20], y[:20]), predict_final(t[:20], y[:20], g_prior="unit")
+    assert hyper.median() == pytest.approx(clean[-1], abs=0.01)
+    lo, hi = hyper.interval(0.9)
+    assert lo < clean[-1] < hi + 0.002 and hi - lo < 0.1
+    ulo, uhi = unit.interval(0.9)
+    assert uhi - ulo > 3 * (hi - lo)
 
 
 def test_quantiles_invert_the_cdf_and_the_density_integrates():
@@ -97,6 +112,11 @@ def test_bad_inputs_are_refused_clearly():
         predict_final(np.array([0.1, 0.2]), np.array([1.0, 0.9]))
     with pytest.raises(ValueError, match="finite"):
         predict_final(np.linspace(0.1, 0.5, 5), np.array([1, 0.9, np.nan, 0.8, 0.7]))
+    t, y = np.linspace(0.1, 0.5, 5), np.linspace(1.0, 0.6, 5)
+    with pytest.raises(ValueError, match="temper"):
+        predict_final(t, y, temper=0.0)
+    with pytest.raises(ValueError, match="g_prior"):
+        predict_final(t, y, g_prior="zellner")
 
 
 # ---- calibration -----------------------------------------------------------------------------------
@@ -126,9 +146,36 @@ def test_recalibration_map_follows_the_backtests():
     assert recalibrate(0.3, 0.5, {}) == pytest.approx(0.3)  # no data: the raw model
 
 
+def test_probit_recalibration_keeps_a_calibrated_model_and_widens_an_overconfident_one():
+    rng = np.random.default_rng(0)
+    calibrated = {str(i): [[0.5, float(u)]] for i, u in enumerate(rng.uniform(size=200))}
+    assert probit_recalibrate(0.05, 0.5, calibrated) == pytest.approx(0.05, abs=0.015)
+    assert probit_recalibrate(0.5, 0.5, calibrated) == pytest.approx(0.5, abs=0.06)
+    # finals far outside the predictive (PITs near 0 and 1): a small p is raised a lot
+    overconfident = {str(i): [[0.5, u]] for i, u in enumerate([1e-4, 0.9999] * 10)}
+    assert probit_recalibrate(0.01, 0.5, overconfident) > 0.15
+    # no completed trials yet: the prior (2 calibrated pseudo-trials) only widens, smoothly
+    p0 = probit_recalibrate(0.01, 0.5, {})
+    assert 0.01 < p0 < 0.1 and probit_recalibrate(1e-6, 0.5, {}) < p0
+    # the checkpoint nearest the decision's budget fraction is used
+    mixed = {str(i): [[0.1, 1e-6], [0.7, 0.5]] for i in range(20)}
+    assert probit_recalibrate(0.01, 0.1, mixed) > 0.5 > probit_recalibrate(0.01, 0.7, mixed)
+
+
+def test_scale_recalibration_learns_the_spread_in_both_directions():
+    rng = np.random.default_rng(1)
+    calibrated = {str(i): [[0.3, float(u)]] for i, u in enumerate(rng.uniform(size=200))}
+    assert scale_recalibrate(0.05, 0.3, calibrated) == pytest.approx(0.05, abs=0.015)
+    underconfident = {str(i): [[0.3, float(u)]] for i, u in enumerate(rng.uniform(0.3, 0.7, size=30))}
+    assert scale_recalibrate(0.05, 0.3, underconfident) < 0.005  # bolder: the finals land mid-interval
+    overconfident = {str(i): [[0.3, u]] for i, u in enumerate([0.001, 0.999, 0.5] * 10)}
+    assert scale_recalibrate(0.05, 0.3, overconfident) > 0.15
+    assert scale_recalibrate(0.5, 0.3, overconfident) == pytest.approx(0.5)  # the location is not moved
+
+
 def test_backtest_gives_pits_at_the_checkpoints():
     y = 0.1 + 0.8 * BUDGETS ** -0.7
-    pits = backtest(BUDGETS[:-1], y[:-1], T, float(y[-1]), 5, 0.1)
+    pits = backtest(BUDGETS[:-1], y[:-1], T, float(y[-1]), 5, 0.1, predict_final)
     assert [f for f, _ in pits] == [0.1, 0.2, 0.3, 0.5, 0.7]
     assert all(0.0 <= u <= 1.0 for _, u in pits)
 
@@ -183,6 +230,27 @@ def test_no_decision_before_min_points_and_min_fraction():
     assert s2.on_result("bad", 8.0, 5.0).action == "stop"
 
 
+def test_decisions_follow_the_geometric_grid():
+    """After the first eligible result, a fit only where the budget passes max_budget * 1.1^-k."""
+    s = _with_incumbents(5.0, min_fraction=0.1)  # a bad incumbent: every fit says continue
+    s.add_trial("x")
+    fitted = []
+    for b in range(1, T):
+        s.on_result("x", float(b), 1.0 + b ** -0.5)
+        if s.last_prediction.get("x", {}).get("budget") == float(b):
+            fitted.append(b)
+    grid = {math.ceil(T * 1.1 ** -k - 1e-9) for k in range(40)}
+    assert fitted[0] == 5  # min_points
+    assert set(fitted[1:]) <= grid and len(fitted) < 0.6 * (T - 5)
+    every = _with_incumbents(5.0, check_growth=1.0)
+    every.add_trial("x")
+    n = 0
+    for b in range(1, 40):
+        every.on_result("x", float(b), 1.0 + b ** -0.5)
+        n += every.last_prediction.get("x", {}).get("budget") == float(b)
+    assert n == 35
+
+
 def test_divergence_stops_with_a_clear_reason():
     s = _with_incumbents(0.1)
     s.add_trial("boom")
@@ -220,7 +288,7 @@ def test_state_round_trip_gives_identical_decisions():
     state = json.loads(json.dumps(a.state_dict(), allow_nan=False))
     b_ = create("lce", min_budget=1, max_budget=T, seed=99)
     b_.load_state_dict(state)
-    assert b_.pits == a.pits and b_.incumbent() == a.incumbent()
+    assert b_.pits == a.pits and b_.incumbent() == a.incumbent() and a.pits
     for s in (a, b_):
         s.log = [s.on_result("5", float(b), float(v)) for b, v in zip(BUDGETS[10:], curves[5][10:])
                  if s.trial_status("5")["status"] == "running"]
@@ -235,6 +303,10 @@ def test_options_are_validated_with_clear_messages():
         create("lce", max_budget=10, min_points=2)
     with pytest.raises(SchedulerError, match="min_completed"):
         create("lce", max_budget=10, min_completed=0)
+    with pytest.raises(SchedulerError, match="recalibration"):
+        create("lce", max_budget=10, recalibration="isotonic")
+    with pytest.raises(SchedulerError, match="check_growth"):
+        create("lce", max_budget=10, check_growth=0.5)
     s = create("lce", max_budget=10)
     s.add_trial("a")
     with pytest.raises(SchedulerError, match="at least"):

@@ -6,7 +6,8 @@ predictive distribution of the final value), ``scheduler`` the stopping rule.
 """
 from __future__ import annotations
 
-from .posterior import Prediction, predict_final
+from .mixture import Prediction
+from .posterior import predict_final
 from .scheduler import LCEScheduler
 
 __all__ = ["LCEScheduler", "Prediction", "predict_final"]

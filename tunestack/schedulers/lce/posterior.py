@@ -1,130 +1,66 @@
 """The posterior predictive of a learning curve's final value: Bayesian model averaging over families.
 
 Domhan et al. (2015) sample the posterior of a weighted combination of curve families with MCMC.  This
-module computes a cheaper posterior of the same kind *without sampling*, exactly up to a quadrature:
+module computes a cheaper posterior of the same kind *without sampling*, exactly up to quadratures:
 
 * Within a family, ``y_i = c + a * phi(t_i; eta) + eps_i`` is a linear regression given the shape
   ``eta``.  With the reference prior ``p(c, sigma^2) ~ 1/sigma^2`` and Zellner's g-prior on the
-  amplitude, ``a | sigma^2 ~ N(0, g sigma^2 / S_phiphi)`` with ``g = n`` (unit information; Kass &
-  Wasserman 1995), the marginal likelihood is closed form (Liang et al. 2008, JASA, eq. 5):
-  ``p(y | eta) ~ (1 + g)^((n-2)/2) * (1 + g (1 - R^2))^(-(n-1)/2)``,
+  amplitude, ``a | sigma^2, g ~ N(0, g sigma^2 / S_phiphi)``, the Bayes factor against the flat curve is
+  closed form (Liang et al. 2008, JASA, eq. 5, one regressor):
+  ``BF(g) = (1 + g)^((n-2)/2) * (1 + g (1 - R^2))^(-(n-1)/2)``,
   and the predictive of a new value at ``t*`` is Student-t with ``n - 1`` degrees of freedom,
   mean ``ybar + g/(1+g) * a_hat * (phi* - phibar)`` and squared scale
   ``s^2 (1 + 1/n + g/(1+g) (phi* - phibar)^2 / S_phiphi)``, ``s^2 = S_yy (1 - g/(1+g) R^2) / (n-1)``.
-* ``eta`` gets a uniform prior on a fixed grid and every family the same prior mass, so the posterior is
-  a mixture of Student-t's weighted by marginal likelihood: exact Bayesian model averaging on the grid.
+* ``g`` gets the hyper-g/n prior ``p(g) = (a-2)/(2n) (1 + g/n)^(-a/2)``, ``a = 3`` (Liang et al. 2008,
+  Sec. 3.2), integrated on a grid of ``log g``.  A fixed ``g = n`` (unit information) presumes a signal
+  no larger than the noise; a learning curve's drop is often a hundred times its noise, and the fixed g
+  then shrinks every extrapolated amplitude towards the curve's mean by ``1/(1+g)`` and inflates the
+  noise by ``~var(y)/n`` (the first version's error).  The hyper prior lets the data set ``g``.  Given
+  the shape, the mixture over ``g`` is collapsed to one Student-t by matching its mean and variance.
+* ``eta`` gets a uniform prior on a fixed grid and every family the same prior mass.  No family set
+  holds the true curve, and the marginal likelihood of a misspecified model concentrates on one wrong
+  shape too fast: the shape weights use the *tempered* likelihood ``p(y | eta)^temper`` (a power
+  posterior; Grünwald & van Ommen 2017, Bayesian Analysis; the learning rate is a calibration constant,
+  Syring & Martin 2019, Biometrika).  ``temper = 1/4`` was set once on development curves (even
+  configuration indices of the benchmark tables, and synthetic curves) by the coverage of the final
+  value's predictive intervals; ``benchmarks/lce/README.md`` has the numbers.
 * Learning-curve noise is autocorrelated (a good epoch is followed by a good epoch), which makes an iid
   likelihood overconfident.  The lag-1 autocorrelation ``rho`` of the best component's residuals gives
   an effective sample size ``n_eff = n (1 - rho) / (1 + rho)`` (the AR(1) variance inflation), and the
-  likelihood is tempered by ``n_eff / n`` (a power posterior: the sufficient statistics count ``n_eff``
-  points).
+  likelihood is tempered by ``n_eff / n`` (the sufficient statistics count ``n_eff`` points).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
 from .curves import FAMILIES, Family, basis
+from .mixture import Prediction
 
-__all__ = ["Prediction", "predict_final", "MIN_POINTS"]
+__all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS"]
 
 MIN_POINTS = 4  # fewer points leave too few degrees of freedom for a noise estimate
+TEMPER = 0.25  # learning rate of the shape posterior (see the module docstring)
+G_PRIORS = ("hyper-g/n", "unit")  # "unit": g = n fixed (the first version; kept for ablations)
 _RHO_MAX = 0.9
-_MIN_WEIGHT = 1e-7  # mixture components below this posterior weight are dropped
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A mixture of Student-t distributions for the value at the target budget (the user's units)."""
-
-    weights: np.ndarray
-    loc: np.ndarray
-    scale: np.ndarray
-    dof: float
-    family_weights: dict
-    n_eff: float
-    family: np.ndarray  # index (into the families fitted) of each component
-    eta: np.ndarray  # [components, 2]: the shape parameters of each component
-
-    def shape_mean(self, family: int) -> np.ndarray:
-        """Posterior mean of the shape parameters of one family (given that family)."""
-        m = self.family == family
-        if not np.any(m):
-            raise ValueError(f"family {family} has no posterior mass")
-        w = self.weights[m] / self.weights[m].sum()
-        return w @ self.eta[m]
-
-    def cdf(self, x: float) -> float:
-        return float(np.dot(self.weights, special.stdtr(self.dof, (x - self.loc) / self.scale)))
-
-    def sf(self, x: float) -> float:
-        return 1.0 - self.cdf(x)
-
-    def logpdf(self, x: float) -> float:
-        lp = _t_logpdf((x - self.loc) / self.scale, self.dof) - np.log(self.scale)
-        return float(special.logsumexp(lp, b=self.weights))
-
-    def mean(self) -> float:
-        return float(np.dot(self.weights, self.loc))
-
-    def median(self) -> float:
-        return float(self.quantile([0.5])[0])
-
-    def pdf(self, x: float) -> float:
-        z = (x - self.loc) / self.scale
-        return float(np.dot(self.weights, np.exp(_t_logpdf(z, self.dof)) / self.scale))
-
-    def quantile(self, qs: list[float] | np.ndarray) -> np.ndarray:
-        """Quantiles of the mixture: safeguarded Newton steps on its cdf inside a shrinking bracket."""
-        return np.array([self._quantile(float(q)) for q in np.atleast_1d(qs)])
-
-    def _quantile(self, q: float) -> float:
-        if not 0.0 < q < 1.0:
-            raise ValueError(f"a quantile level must be in (0, 1), got {q}")
-        comp = self.loc + self.scale * float(special.stdtrit(self.dof, q))
-        lo, hi = float(np.min(comp)), float(np.max(comp))  # the mixture quantile lies between these
-        x = float(np.clip(np.dot(self.weights, comp), lo, hi))
-        tol = 1e-10 * max(hi - lo, float(np.min(self.scale)))
-        for _ in range(100):
-            err = self.cdf(x) - q
-            if err < 0:
-                lo = x
-            else:
-                hi = x
-            if abs(err) < 1e-12 or hi - lo <= tol:
-                break
-            dens = self.pdf(x)
-            step = x - err / dens if dens > 0 else math.nan
-            x = step if lo < step < hi else 0.5 * (lo + hi)
-        return x
-
-    def interval(self, level: float) -> tuple[float, float]:
-        lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
-        return float(lo), float(hi)
-
-
-def _t_logpdf(z: np.ndarray, dof: float) -> np.ndarray:
-    """Log density of the standard Student-t."""
-    c = special.gammaln((dof + 1) / 2) - special.gammaln(dof / 2) - 0.5 * math.log(dof * math.pi)
-    return c - 0.5 * (dof + 1) * np.log1p(z * z / dof)
+_DROP_MASS = 1e-5  # the lightest components holding this much posterior mass in all are dropped
+_GAP = 30.0  # tempered log-likelihood margin beyond which shapes are not evaluated (weight < e^-30)
+_LOG_U = np.linspace(-2.0, 10.0, 13) * math.log(10.0)  # quadrature nodes of log(g / n), a decade apart
+_A = 3.0  # hyper-g/n: p(u) = (a - 2)/2 (1 + u)^(-a/2), u = g / n; du = u dlog(u)
+_LOG_PU = (math.log((_A - 2.0) / 2.0) - 0.5 * _A * np.log1p(np.exp(_LOG_U)) + _LOG_U + math.log(math.log(10.0)))
 
 
 def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
-                  families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True) -> Prediction:
+                  families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True,
+                  g_prior: str = "hyper-g/n", temper: float = TEMPER) -> Prediction:
     """The posterior predictive of the curve's value at ``t_target`` from points ``(t_i, y_i)``.
 
     ``t`` are scaled times (budget / max_budget), ``y`` finite values; at least ``MIN_POINTS`` points.
+    ``g_prior`` and ``temper`` exist for ablations (see the module docstring).
     """
-    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
-    if t.shape != y.shape or t.ndim != 1:
-        raise ValueError(f"t and y must be 1-d arrays of one length, got shapes {t.shape} and {y.shape}")
-    if len(t) < MIN_POINTS:
-        raise ValueError(f"need at least {MIN_POINTS} points to extrapolate a curve, got {len(t)}")
-    if not (np.all(np.isfinite(y)) and np.all(t > 0)):
-        raise ValueError("curve values must be finite and times positive")
+    t, y = _checked(t, y, g_prior, temper)
     center, spread = float(np.mean(y)), float(np.std(y))
     spread = spread if spread > 1e-12 * (1.0 + abs(center)) else 1.0
     z = (y - center) / spread
@@ -132,22 +68,50 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
     eta = np.column_stack([np.concatenate([f.e1 for f in families]), np.concatenate([f.e2 for f in families])])
     ok = np.all(np.isfinite(phi), axis=1)
     phi, owner, eta = phi[ok], owner[ok], eta[ok]
-    st = _stats(phi[:, :-1], z)
-    n = len(z)
     prior = _log_prior(owner, len(families))
+    st = _stats(phi[:, :-1], z)
     rho = _lag1(st, phi[:, :-1], z) if autocorrelation else 0.0
-    n_eff = max(min(n * (1 - rho) / (1 + rho), n), 3.0)
-    logm, loc, scale2 = _components(st, phi[:, -1], n_eff)
-    logw = logm + prior
+    n_eff = max(min(len(z) * (1 - rho) / (1 + rho), len(z)), 3.0)
+    sub = _plausible(st, n_eff, temper)
+    st = {k: (v[sub] if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+    phi_t, owner, eta, prior = phi[sub, -1], owner[sub], eta[sub], prior[sub]
+    components = _components_hyper if g_prior == "hyper-g/n" else _components_unit
+    logm, loc, scale2 = components(st, phi_t, n_eff)
+    logw = temper * logm + prior
     w = np.exp(logw - logw.max())
     w /= w.sum()
-    keep = w > _MIN_WEIGHT
+    keep = _mass(w)
     w = w[keep] / w[keep].sum()
     fam_w = np.bincount(owner[keep], weights=w, minlength=len(families))
     scale = np.sqrt(np.maximum(scale2[keep], 1e-24)) * spread
     return Prediction(w, center + spread * loc[keep], scale, n_eff - 1.0,
                       {f.name: float(fam_w[k]) for k, f in enumerate(families)}, float(n_eff),
                       owner[keep], eta[keep])
+
+
+def _mass(w: np.ndarray) -> np.ndarray:
+    """Mask of the components that remain when the lightest ones, ``_DROP_MASS`` in all, are dropped
+    (every probability changes by less than that; the cost of a cdf falls with the count)."""
+    order = np.argsort(w)
+    light = np.cumsum(w[order]) <= _DROP_MASS
+    keep = np.ones(len(w), dtype=bool)
+    keep[order[light]] = False
+    return keep
+
+
+def _checked(t: np.ndarray, y: np.ndarray, g_prior: str, temper: float) -> tuple[np.ndarray, np.ndarray]:
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    if t.shape != y.shape or t.ndim != 1:
+        raise ValueError(f"t and y must be 1-d arrays of one length, got shapes {t.shape} and {y.shape}")
+    if len(t) < MIN_POINTS:
+        raise ValueError(f"need at least {MIN_POINTS} points to extrapolate a curve, got {len(t)}")
+    if not (np.all(np.isfinite(y)) and np.all(t > 0)):
+        raise ValueError("curve values must be finite and times positive")
+    if g_prior not in G_PRIORS:
+        raise ValueError(f"g_prior must be one of {G_PRIORS}, got {g_prior!r}")
+    if not 0.0 < temper <= 1.0:
+        raise ValueError(f"temper must be in (0, 1], got {temper!r}")
+    return t, y
 
 
 def _stats(phi: np.ndarray, z: np.ndarray) -> dict:
@@ -166,6 +130,17 @@ def _stats(phi: np.ndarray, z: np.ndarray) -> dict:
             "flat": flat, "n": len(z)}
 
 
+def _plausible(st: dict, n_eff: float, temper: float) -> np.ndarray:
+    """Shapes whose (tempered) marginal likelihood can matter; skipping the rest only saves time.
+
+    Under any g the Bayes factor grows like ``(1 - R^2)^(-(n-2)/2)``, so shapes whose ``R^2`` is far
+    below the best one's carry no weight (the margin ``_GAP`` covers the prior and the g terms).
+    """
+    r2 = np.minimum(st["r2"], 1.0 - 1e-15)
+    gap = 0.5 * (n_eff - 2.0) * temper * (np.log1p(-r2) - math.log1p(-float(r2.max())))
+    return (gap < _GAP) | st["flat"]
+
+
 def _lag1(st: dict, phi: np.ndarray, z: np.ndarray) -> float:
     """Lag-1 autocorrelation of the residuals of the best-fitting grid component, clipped to [0, 0.9].
 
@@ -180,24 +155,40 @@ def _lag1(st: dict, phi: np.ndarray, z: np.ndarray) -> float:
     return float(np.clip((r[1:] @ r[:-1]) / denom, 0.0, _RHO_MAX))
 
 
-def _components(st: dict, phi_t: np.ndarray, n_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log marginal likelihood, predictive location and squared scale of every grid component.
-
-    Liang et al. (2008) eq. 5 and the g-prior predictive, with the data counted ``n_eff`` times
-    (power posterior).  Locations and scales are in the standardised units of ``z``.
-    """
-    g = n_eff
+def _given_g(st: dict, d: np.ndarray, n_eff: float, g: np.ndarray | float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log Bayes factor, predictive location and squared scale given ``g`` (Liang et al. 2008, eq. 5
+    and the g-prior predictive), with the data counted ``n_eff`` times; in standardised units of ``z``."""
     shrink = g / (1.0 + g)
-    r2, slope = st["r2"], st["slope"]
-    logm = -0.5 * (n_eff - 1.0) * np.log1p(g * (1.0 - r2))
-    # a phi that is constant on the data is the null model (Bayes factor 1 against the dropped constant)
-    logm = np.where(st["flat"], -0.5 * (n_eff - 2.0) * math.log1p(g), logm)
-    d = phi_t - st["pbar"]
-    loc = st["zbar"] + shrink * slope * d
+    logbf = 0.5 * (n_eff - 2.0) * np.log1p(g) - 0.5 * (n_eff - 1.0) * np.log1p(g * (1.0 - st["r2"]))
+    logbf = np.where(st["flat"], 0.0, logbf)  # a phi constant on the data is the flat curve: BF = 1
+    loc = st["zbar"] + shrink * st["slope"] * d
     lam = n_eff / st["n"]
-    s2 = lam * st["syy"] * (1.0 - shrink * r2) / max(n_eff - 1.0, 1e-9)
+    s2 = lam * st["syy"] * (1.0 - shrink * st["r2"]) / max(n_eff - 1.0, 1e-9)
     scale2 = s2 * (1.0 + 1.0 / n_eff + shrink * d ** 2 / (lam * st["spp"]))
-    return logm, loc, scale2
+    return logbf, loc, scale2
+
+
+def _components_unit(st: dict, phi_t: np.ndarray, n_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every shape's log marginal likelihood, predictive location and squared scale with ``g = n_eff``."""
+    return _given_g(st, phi_t - st["pbar"], n_eff, n_eff)
+
+
+def _components_hyper(st: dict, phi_t: np.ndarray, n_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_components_unit`, with ``g`` integrated over the hyper-g/n prior on a log grid; the
+    mixture over ``g`` of each shape is collapsed to its mean and variance."""
+    col = {k: (v[:, None] if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+    g = n_eff * np.exp(_LOG_U)[None, :]
+    logbf, loc_g, scale2_g = _given_g(col, (phi_t - st["pbar"])[:, None], n_eff, g)
+    logbf = logbf + _LOG_PU[None, :]
+    top = logbf.max(axis=1, keepdims=True)
+    w = np.exp(logbf - top)
+    total = w.sum(axis=1)
+    logm = top[:, 0] + np.log(total)
+    w /= total[:, None]
+    loc = np.einsum("gk,gk->g", w, loc_g)
+    scale2 = np.einsum("gk,gk->g", w, scale2_g + loc_g ** 2) - loc ** 2
+    return logm, loc, np.maximum(scale2, 0.0)
 
 
 def _log_prior(owner: np.ndarray, n_families: int) -> np.ndarray:

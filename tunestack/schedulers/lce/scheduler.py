@@ -3,10 +3,12 @@
 After each result of a trial, the posterior predictive of its value at ``max_budget`` (see
 :mod:`.posterior`) gives ``p = P(final < y*)``, the probability that the trial ends better than the
 incumbent ``y*`` (the best value at ``max_budget`` of a completed trial).  The trial is stopped when
-``p < threshold`` (the paper's delta = 0.05).  With ``recalibrate=True`` (default) ``p`` first goes
-through the recalibration map learnt from back-tests of the completed trials (see :mod:`.calibration`).
-The rule never pauses and a free worker always starts a new trial; until ``min_completed`` trials have
-run to the end there is no incumbent and nothing is stopped (except divergence).
+``p < threshold`` (the paper's delta = 0.05).  ``p`` first goes through a recalibration map learnt from
+back-tests of the completed trials (``recalibration``; see :mod:`.calibration`).  Fits are taken at the
+first result allowed to decide and then on a geometric grid of budgets (``check_growth``), so their
+number grows with the log of the budget, not with the number of results.  The rule never pauses and a
+free worker always starts a new trial; until ``min_completed`` trials have run to the end there is no
+incumbent and nothing is stopped (except divergence).
 
 A stopped trial's :class:`~tunestack.schedulers.base.Decision` carries ``predicted``: the *median* of the
 predictive.  Domhan et al. return the predictive mean; the mixture's mean is pulled far by the heavy tail
@@ -20,9 +22,12 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+import numpy as np
+
 from ..base import COMPLETED, FAILED, RUNNING, STOPPED, Decision, Scheduler, SchedulerError, TrialState
-from .calibration import backtest, recalibrate as recalibrated
-from .posterior import MIN_POINTS, Prediction, predict_final
+from .calibration import backtest, probit_recalibrate, recalibrate as empirical_recalibrate, scale_recalibrate
+from .mixture import Prediction
+from .posterior import G_PRIORS, MIN_POINTS, TEMPER, predict_final
 
 __all__ = ["LCEScheduler"]
 
@@ -32,15 +37,16 @@ class LCEScheduler(Scheduler):
 
     ``threshold``: stop when P(final beats the incumbent) falls below it.  ``min_points`` /
     ``min_fraction``: no prediction before that many results and before ``min_fraction * max_budget``.
-    ``min_completed``: trials that must complete before anything is stopped.  ``check_every``: decide at
-    every k-th result only.  ``divergence_factor``: a value worse than the trial's best so far by this many
-    times the trial's own scale (its improvement from the first value, or the magnitude of its best value)
-    stops it as diverged.  ``max_points``: longer curves are thinned evenly (the last point kept) to bound
-    the cost of a decision.  ``recalibrate``: correct the predicted probabilities by the back-tests of the
-    completed trials, trusting the raw model as much as ``prior_weight`` completed trials.  Recalibration
-    only ever *raises* P(beat): stopping the eventual winner cannot be undone while running a loser on
-    costs only time, and the completed trials are a biased sample (the ones not stopped), so they may
-    show the model overconfident but are not trusted to make it bolder.
+    ``min_completed``: trials that must complete before anything is stopped.  ``check_growth``: after the
+    first eligible result, fit again when the budget passes a point of the grid ``max_budget *
+    check_growth^-k`` (1 = at every result); ``check_every``: only at every k-th result.
+    ``divergence_factor``: a value worse than the trial's best so far by this many times the trial's own
+    scale (its improvement from the first value, or the magnitude of its best value) stops it as
+    diverged.  ``max_points``: longer curves are thinned evenly (the last point kept) to bound the cost
+    of a fit.  ``recalibration``: ``"scale"`` (default; a spread of the probit PITs, both directions),
+    ``"probit"`` or ``"empirical"`` (these two only ever raise P(beat)), or ``"none"``; the raw model
+    counts as ``prior_weight`` completed trials.  ``temper`` and ``g_prior``: the posterior's shape
+    learning rate and g prior (see :mod:`.posterior`; for ablations).
     """
 
     name = "lce"
@@ -48,8 +54,9 @@ class LCEScheduler(Scheduler):
     def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
                  mode: str = "min", seed: int | None = None, threshold: float = 0.05,
                  min_points: int = 5, min_fraction: float = 0.1, min_completed: int = 3,
-                 check_every: int = 1, divergence_factor: float = 10.0, max_points: int = 100,
-                 recalibrate: bool = True, prior_weight: float = 2.0):
+                 check_growth: float = 1.1, check_every: int = 1, divergence_factor: float = 10.0,
+                 max_points: int = 100, recalibration: str = "scale", prior_weight: float = 2.0,
+                 temper: float = TEMPER, g_prior: str = "hyper-g/n"):
         super().__init__(min_budget, max_budget, eta, mode, seed)
         _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
         _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
@@ -57,16 +64,21 @@ class LCEScheduler(Scheduler):
         _check("min_fraction", min_fraction, 0.0 <= min_fraction < 1.0, "in [0, 1)")
         _check("min_completed", min_completed, isinstance(min_completed, int) and min_completed >= 1,
                "an integer >= 1")
+        _check("check_growth", check_growth, check_growth >= 1.0, ">= 1 (1: decide at every result)")
         _check("check_every", check_every, isinstance(check_every, int) and check_every >= 1,
                "an integer >= 1")
         _check("divergence_factor", divergence_factor, divergence_factor > 1.0, "> 1")
         _check("max_points", max_points, isinstance(max_points, int) and max_points >= min_points,
                "an integer >= min_points")
-        self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
-        self.min_completed, self.check_every = min_completed, check_every
+        _check("recalibration", recalibration, recalibration in _RECAL, f"one of {list(_RECAL)}")
         _check("prior_weight", prior_weight, prior_weight > 0, "> 0")
+        _check("temper", temper, 0.0 < temper <= 1.0, "in (0, 1]")
+        _check("g_prior", g_prior, g_prior in G_PRIORS, f"one of {list(G_PRIORS)}")
+        self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
+        self.min_completed, self.check_growth, self.check_every = min_completed, float(check_growth), check_every
         self.divergence_factor, self.max_points = float(divergence_factor), max_points
-        self.recalibrate, self.prior_weight = bool(recalibrate), float(prior_weight)
+        self.recalibration, self.prior_weight = recalibration, float(prior_weight)
+        self.temper, self.g_prior = float(temper), g_prior
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
         self.pits: dict[str, list[list[float]]] = {}  # completed trial id -> [[fraction, PIT], ...]
 
@@ -95,7 +107,10 @@ class LCEScheduler(Scheduler):
         if len(budgets) < MIN_POINTS:
             raise SchedulerError(f"trial {trial_id!r} has {len(budgets)} finite results; a prediction "
                                  f"needs at least {MIN_POINTS}")
-        return predict_final([b / self.max_budget for b in budgets], values, 1.0)
+        return self._predict(np.asarray(budgets) / self.max_budget, np.asarray(values))
+
+    def _predict(self, t: np.ndarray, y: np.ndarray) -> Prediction:
+        return predict_final(t, y, 1.0, temper=self.temper, g_prior=self.g_prior)
 
     # ---- the decision ------------------------------------------------------------------------------
     def _decide(self, t: TrialState, budget: float, value: float) -> Decision:
@@ -103,16 +118,13 @@ class LCEScheduler(Scheduler):
         if diverged:
             return self._finish(t, STOPPED, f"stopped early: diverged ({diverged})")
         y_star = self.incumbent()
+        if y_star is None or not self._due(t):
+            return Decision("continue", t.milestone)
         budgets, values = self._curve(t)
         n = len(budgets)
-        if (y_star is None or n < self.min_points or budget < self.min_fraction * self.max_budget
-                or (n - self.min_points) % self.check_every):
-            return Decision("continue", t.milestone)
-        pred = predict_final([b / self.max_budget for b in budgets], values, 1.0)
+        pred = self._predict(np.asarray(budgets) / self.max_budget, np.asarray(values))
         p_raw = pred.cdf(y_star)
-        p_beat = p_raw
-        if self.recalibrate:  # never bolder than the model: see the class docstring
-            p_beat = max(p_raw, recalibrated(p_raw, budget / self.max_budget, self.pits, self.prior_weight))
+        p_beat = self._recalibrated(p_raw, budget / self.max_budget)
         self.last_prediction[t.id] = {"budget": budget, "p_raw": p_raw, "p_beat": p_beat}
         if p_beat < self.threshold:
             median = pred.median()  # only a stop needs it: half the cost of a decision
@@ -122,14 +134,43 @@ class LCEScheduler(Scheduler):
                                 predicted=max(median, y_star))
         return Decision("continue", t.milestone)
 
+    def _recalibrated(self, p: float, fraction: float) -> float:
+        """``p`` through the recalibration map; the probit and empirical maps may only raise it."""
+        if self.recalibration == "none":
+            return p
+        mapped = _RECAL[self.recalibration](p, fraction, self.pits, self.prior_weight)
+        return mapped if self.recalibration == "scale" else max(p, mapped)
+
+    def _due(self, t: TrialState) -> bool:
+        """Whether the trial's latest result is a decision point.
+
+        Decisions need ``min_points`` results and ``min_fraction`` of the budget.  After the first
+        eligible result, a decision is taken when the budget passes a point of the geometric grid
+        ``max_budget * check_growth^-k`` (and at every ``check_every``-th result).  A trial that a fit at
+        every result would stop at budget ``b`` is stopped by the next grid point, ``b * check_growth``
+        at the latest (if its prediction stays below the threshold): the grid costs at most a
+        ``check_growth - 1`` share of a stopped trial's budget.
+        """
+        pts = sorted(b for b, v in t.results.items() if v is not None and b < self.max_budget)
+        n = len(pts)
+        if not self._eligible(n, pts[-1] if pts else 0.0) or (n - self.min_points) % self.check_every:
+            return False
+        if n < 2 or not self._eligible(n - 1, pts[-2]) or self.check_growth <= 1.0:
+            return True
+        return _grid_index(pts[-1], self.max_budget, self.check_growth) < _grid_index(
+            pts[-2], self.max_budget, self.check_growth)
+
+    def _eligible(self, n: int, budget: float) -> bool:
+        return n >= self.min_points and budget >= self.min_fraction * self.max_budget
+
     def _backtest(self, t: TrialState) -> None:
         """PITs of the completed trial's own prefix predictions (the recalibration data)."""
         finals = [v for b, v in t.results.items() if b >= self.max_budget and v is not None]
-        if not (self.recalibrate and finals):
+        if self.recalibration == "none" or not finals:
             return
         budgets, values = self._curve(t)
         self.pits[t.id] = backtest(budgets, values, self.max_budget, finals[-1], self.min_points,
-                                   self.min_fraction)
+                                   self.min_fraction, self._predict)
 
     def _divergence(self, t: TrialState, value: float) -> str:
         """Why ``value`` counts as an exploding curve, or ``""`` (a scale-free, direction-free rule)."""
@@ -153,19 +194,26 @@ class LCEScheduler(Scheduler):
 
     # ---- state ---------------------------------------------------------------------------------
     def _get_state(self) -> dict:
-        return {"threshold": self.threshold, "min_points": self.min_points, "min_fraction": self.min_fraction,
-                "min_completed": self.min_completed, "check_every": self.check_every,
-                "divergence_factor": self.divergence_factor, "max_points": self.max_points,
-                "recalibrate": self.recalibrate, "prior_weight": self.prior_weight,
-                "last_prediction": self.last_prediction, "pits": self.pits}
+        return {**{k: getattr(self, k) for k in _OPTIONS}, "last_prediction": self.last_prediction,
+                "pits": self.pits}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        for key in ("threshold", "min_points", "min_fraction", "min_completed", "check_every",
-                    "divergence_factor", "max_points", "recalibrate", "prior_weight"):
+        for key in _OPTIONS:
             if key in state:
                 setattr(self, key, state[key])
         self.last_prediction = {k: dict(v) for k, v in (state.get("last_prediction") or {}).items()}
         self.pits = {k: [list(x) for x in v] for k, v in (state.get("pits") or {}).items()}
+
+
+_OPTIONS = ("threshold", "min_points", "min_fraction", "min_completed", "check_growth", "check_every",
+            "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior")
+_RECAL = {"scale": scale_recalibrate, "probit": probit_recalibrate, "empirical": empirical_recalibrate,
+          "none": None}
+
+
+def _grid_index(budget: float, max_budget: float, growth: float) -> int:
+    """The ``k`` of the largest grid point ``max_budget * growth^-k`` at or below ``budget``."""
+    return math.ceil(math.log(max_budget / budget) / math.log(growth) - 1e-9)
 
 
 def _check(name: str, value: Any, ok: bool, what: str) -> None:

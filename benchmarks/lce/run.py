@@ -86,10 +86,12 @@ def savings(seeds: int, trials: int, benches: tuple[str, ...], split: str = "all
             best_lce = float(np.nanmin(v[done, -1])) if done.any() else float("nan")
             rows.append({"seed": seed, "saved": 1 - used / full_cost, "best_full": best_full,
                          "best_lce": best_lce, "rel_regret": (best_lce - best_full) / abs(best_full),
+                         "abs_regret": best_lce - best_full, "better_finals_missed": int(np.sum(v[:, -1] < best_lce)),
                          "completed": int(done.sum()), "trials": n, "scheduler_seconds": wall})
         saved = np.array([r["saved"] for r in rows])
         reg = np.array([r["rel_regret"] for r in rows])
-        out[name] = {"configs_in_table": len(vals), "trials": n, "seeds": seeds,
+        out[name] = {"configs_in_table": len(vals), "split": split, "options": kw, "trials": n, "seeds": seeds,
+                     "abs_regret_mean": float(np.mean([r["abs_regret"] for r in rows])),
                      "saved_mean": float(saved.mean()), "saved_min": float(saved.min()),
                      "rel_regret_mean": float(reg.mean()), "rel_regret_max": float(reg.max()),
                      "seeds_within_1pct": int((reg <= 0.01).sum()), "rows": rows}
@@ -112,30 +114,50 @@ def prediction(n_curves: int, benches: tuple[str, ...], split: str = "all") -> d
 
 
 # ---- decision latency ---------------------------------------------------------------------------------
-def latency(n_curves: int = 40) -> dict:
-    """Wall time of ``on_result`` on 50-point curves once an incumbent exists (every result decided)."""
+def latency(n_curves: int = 40, **kw: Any) -> dict:
+    """Wall time of ``on_result`` on 50-point synthetic curves once an incumbent exists.
+
+    Incumbents end at 10 + their curve's final value, so no trial is stopped and every trial runs all 50
+    results: ``all`` times every call (what an event loop waits for), ``fit`` the calls that fitted a
+    curve (the first eligible result and the geometric grid), ``stop`` times stopping decisions (a fit,
+    the probability and the predictive median) on the same curves against incumbents at their finals - 10.
+    """
     cs = synthetic_curves(7, n_curves + 3)
-    s = create("lce", min_budget=1, max_budget=51, seed=0, min_completed=3)
-    for i in range(3):  # incumbents
-        s.add_trial(f"inc{i}")
-        for b, v in zip(cs[i][0], cs[i][1]):
-            s.on_result(f"inc{i}", float(b), float(v) + 10.0)
-        s.on_result(f"inc{i}", 51.0, float(cs[i][1][-1]) + 10.0)
-    times = []
-    for i, (b, v, _) in enumerate(cs[3:]):
-        tid = str(i)
-        s.add_trial(tid)
-        for bb, vv in zip(b, v):
-            t0 = time.perf_counter()
-            s.on_result(tid, float(bb), float(vv))
-            if bb >= 5:  # a decision with a fit (min_points=5)
-                times.append(time.perf_counter() - t0)
-    ms = np.array(times) * 1000
-    out = {"decisions": len(ms), "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
-           "max_ms": float(ms.max())}
-    print(f"latency over {len(ms)} decisions (curves of 50 points): median {out['median_ms']:.2f} ms, "
-          f"p95 {out['p95_ms']:.2f} ms, max {out['max_ms']:.2f} ms")
+    out = {}
+    for case, offset in (("continue", 10.0), ("stop", -10.0)):
+        s = create("lce", min_budget=1, max_budget=51, seed=0, **kw)
+        for i in range(3):
+            s.add_trial(f"inc{i}")
+            for b, v in zip(cs[i][0], cs[i][1]):
+                s.on_result(f"inc{i}", float(b), float(v) + offset)
+            s.on_result(f"inc{i}", 51.0, float(cs[i][1][-1]) + offset)
+        every, fits, stops = [], [], []
+        for i, (b, v, _) in enumerate(cs[3:]):
+            tid = str(i)
+            s.add_trial(tid)
+            for bb, vv in zip(b, v):
+                t0 = time.perf_counter()
+                dec = s.on_result(tid, float(bb), float(vv))
+                dt = (time.perf_counter() - t0) * 1000
+                every.append(dt)
+                if s.last_prediction.get(tid, {}).get("budget") == float(bb):
+                    (stops if dec.action == "stop" else fits).append(dt)
+                if dec.action == "stop":
+                    break
+        out[case] = {"calls": len(every), **_quantiles("all", every), **_quantiles("fit", fits),
+                     **_quantiles("stop", stops)}
+    c, st = out["continue"], out["stop"]
+    print(f"latency, 50-point curves: every on_result call (n={c['calls']}) median {c['all_median_ms']:.2f} ms, "
+          f"p95 {c['all_p95_ms']:.2f} ms; calls with a fit (n={c['fit_n']}) median {c['fit_median_ms']:.2f} ms, "
+          f"p95 {c['fit_p95_ms']:.2f} ms, max {c['fit_max_ms']:.2f} ms; stopping decisions (n={st['stop_n']}) "
+          f"median {st['stop_median_ms']:.2f} ms, p95 {st['stop_p95_ms']:.2f} ms")
     return out
+
+
+def _quantiles(name: str, ms: list[float]) -> dict:
+    a = np.array(ms) if ms else np.array([np.nan])
+    return {f"{name}_n": len(ms), f"{name}_median_ms": float(np.median(a)),
+            f"{name}_p95_ms": float(np.percentile(a, 95)), f"{name}_max_ms": float(np.max(a))}
 
 
 def _save(name: str, data: dict) -> None:
@@ -169,7 +191,7 @@ def main() -> None:
             print(simulated.format_table(name, r) + "\n")
         _save(f"simulate{tag}", res)
     if a.figure in ("latency", "all"):
-        _save("latency", latency())
+        _save(f"latency{tag}", latency(**kw))
 
 
 if __name__ == "__main__":

@@ -24,34 +24,73 @@ def _run(args, **kw):
     return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=str(ROOT), env=env, **kw)
 
 
-@pytest.mark.parametrize("searcher", [s for s in ("random", "tpe", "rfbo") if s in available()])
-def test_kill_driver_and_resume(tmp_path, searcher):
-    marks = tmp_path / "completions.txt"
-    job = _run(["run", str(tmp_path), searcher], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-               start_new_session=True)
+CASES = [(s, "fifo") for s in ("random", "tpe", "rfbo") if s in available()]
+CASES += [("random", "asha")] + ([("tpe", "bohb")] if "tpe" in available() else [])
+
+
+def _journal(job_dir: Path) -> list[str]:
+    path = job_dir / "tunestack_journal.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["ray_id"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _reports(job_dir: Path, trial_id: str) -> int:
+    """How many results trial ``trial_id`` reported, over the killed and the resumed driver."""
+    (d,) = [d for d in job_dir.iterdir() if d.is_dir() and f"_{trial_id}_" in d.name]
+    return len((d / "result.json").read_text().splitlines())
+
+
+def _mark(job_dir: Path, trial_id: str) -> str:
+    """The line the job's function writes to completions.txt when trial ``trial_id`` finishes."""
+    (d,) = [d for d in job_dir.iterdir() if d.is_dir() and f"_{trial_id}_" in d.name]
+    config = json.loads((d / "params.json").read_text())
+    return json.dumps([config["x"], config["y"]])
+
+
+@pytest.mark.parametrize("searcher,scheduler", CASES)
+def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
+    marks, job_dir = tmp_path / "completions.txt", tmp_path / "killme"
+    job = _run(["run", str(tmp_path), searcher, scheduler], stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
-    while time.time() < deadline:
-        if marks.exists() and len(marks.read_text().splitlines()) >= 3:
-            break
+    while len(_journal(job_dir)) < 3:
         assert job.poll() is None, "the job ended before it could be killed"
+        assert time.time() < deadline, "no trial ended in time"
         time.sleep(0.1)
     os.killpg(job.pid, signal.SIGKILL)  # the driver and the local Ray it started
     job.wait()
-    before = marks.read_text().splitlines()
-    assert 3 <= len(before) < 10
+    ended_before = _journal(job_dir)
+    assert 3 <= len(ended_before) < 10
+    reports_before = {tid: _reports(job_dir, tid) for tid in ended_before}
+    marks_before = marks.read_text().splitlines() if marks.exists() else []
 
-    resumed = _run(["resume", str(tmp_path), searcher], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                   text=True)
+    resumed = _run(["resume", str(tmp_path), searcher, scheduler], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True)
     out, err = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, err[-3000:]
     summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
-    after = marks.read_text().splitlines()
-    assert after[:len(before)] == before
-    assert len(after) == 10, f"{len(after)} completions for 10 trials (lost or repeated)"
-    assert len(set(after)) == 10, "a trial ran to completion twice"
-    assert summary["statuses"] == ["completed"] * 10
+    ended = _journal(job_dir)
+    assert ended[:len(ended_before)] == ended_before
+    assert len(ended) == len(set(ended)) == 10, "a trial ended twice, or was lost"
+    for tid, n in reports_before.items():  # trials that had ended were not run again
+        assert _reports(job_dir, tid) == n, f"trial {tid} ran again after the resume"
     assert summary["n_told"] == 10 and summary["searcher"] == searcher
+    after = marks.read_text().splitlines()
+    assert after[:len(marks_before)] == marks_before
+    # a trial whose function returned just before the kill, unseen by the driver, may run its last
+    # steps again (at least once); a trial the driver had seen end must not
+    again = {m for m in after if after.count(m) > 1}
+    assert not again & {_mark(job_dir, tid) for tid in ended_before}, "an ended trial ran to completion twice"
+    if scheduler == "fifo":
+        assert len(set(after)) == 10 and summary["statuses"] == ["completed"] * 10, out[-3000:]
+    else:
+        assert summary["scheduler"] in ("asha", "hyperband")
+        for status, budget in zip(summary["statuses"], summary["budgets"]):
+            assert status == "completed" and budget == 4 or status.startswith("stopped") and budget < 4
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
     assert len(children) == 10, "a trial was tracked twice (or not at all)"
     assert parent.info.status == "FINISHED"
-    assert all(c.info.status == "FINISHED" for c in children)
+    finished = sum(c.info.status == "FINISHED" for c in children)
+    assert finished == summary["statuses"].count("completed")
+    assert all(c.info.status in ("FINISHED", "KILLED") for c in children)

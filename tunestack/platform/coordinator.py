@@ -97,11 +97,15 @@ class Coordinator:
         info = self.trials.get(ray_id)
         if info is None:
             return "continue"
+        if info.outcome == "completed":  # a report past max_budget: the trial is over, keep its result
+            return "stop"
         value = _finite(result.get(self.metric))
         budget = float(result.get(self.budget_attr) or 0.0)
         info.last_value, info.budget = value, max(info.budget, budget)
         if self.scheduler is None:
             return "continue"
+        if info.history and budget <= max(b for b, _ in info.history):
+            return "continue"  # a trial restarted from an earlier checkpoint: these budgets were decided
         dec = self.scheduler.on_result(ray_id, budget, math.nan if value is None else value)
         if dec.milestone:
             self.searcher.tell(info.sid, value, budget=budget)
@@ -115,6 +119,8 @@ class Coordinator:
         elif dec.action == "stop":
             info.outcome = dec.reason or "stopped early"
         self._drain_stopped()
+        if dec.action == "stop" and info.outcome == "completed":
+            return "continue"  # at max_budget: let the function return by itself (its code after the loop runs)
         return dec.action
 
     def _drain_stopped(self) -> None:

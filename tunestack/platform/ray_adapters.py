@@ -75,6 +75,45 @@ def _snapshot(tune_controller: Any) -> None:
         save(force=True)
 
 
+def _repair_checkpoint(trial: Trial) -> str | None:
+    """Make a restored trial's checkpoint one that exists; returns what was done, for the log.
+
+    Ray keeps ``num_to_keep`` checkpoints per trial and deletes older ones as new ones arrive, but it
+    saves the experiment only every few seconds: after a driver kill, the snapshot may name a checkpoint
+    that a newer one has replaced, and Ray would fail the trial ("does not exist on storage anymore").
+    The trial then resumes from its newest checkpoint whose result Ray logged (``result.json`` names it,
+    with the iteration count Ray needs), or, if there is none, starts again from scratch.
+    """
+    res = trial.latest_checkpoint_result
+    ckpt = getattr(res, "checkpoint", None)
+    fs = getattr(ckpt, "filesystem", None)
+    if ckpt is None or getattr(fs, "type_name", "local") != "local" or os.path.exists(ckpt.path):
+        return None
+    trial_dir = os.path.dirname(ckpt.path)
+    logged: dict[str, dict] = {}
+    try:
+        with open(os.path.join(trial_dir, "result.json")) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by the kill
+                if r.get("checkpoint_dir_name"):
+                    logged[r["checkpoint_dir_name"]] = r
+    except OSError:
+        pass
+    usable = sorted(n for n in logged if os.path.isdir(os.path.join(trial_dir, n)))
+    if usable:
+        res.checkpoint = type(ckpt)(path=os.path.join(trial_dir, usable[-1]), filesystem=fs)
+        res.metrics = logged[usable[-1]]
+        return f"resumes from {usable[-1]}"
+    manager = trial.run_metadata.checkpoint_manager
+    if not hasattr(manager, "_latest_checkpoint_result"):
+        return None  # a Ray version laid out differently: Ray reports the trial as failed
+    manager._latest_checkpoint_result = None
+    return "starts again from scratch"
+
+
 class RayScheduler(TrialScheduler):
     """Ray's TrialScheduler interface over a tunestack coordinator with a scheduler core."""
 
@@ -84,6 +123,14 @@ class RayScheduler(TrialScheduler):
     def __init__(self, coordinator: Coordinator):
         super().__init__()
         self.coordinator = coordinator
+        self._checked: set[str] = set()  # trials whose checkpoint this driver has checked exists
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_checked"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._checked = set()
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         return True
@@ -108,6 +155,13 @@ class RayScheduler(TrialScheduler):
             _snapshot(tune_controller)
             self.coordinator.unsaved_ends = 0
         trials = {t.trial_id: t for t in tune_controller.get_trials()}
+        for tid, t in trials.items():
+            if t.status in ("PENDING", "PAUSED") and tid not in self._checked:
+                self._checked.add(tid)
+                done = _repair_checkpoint(t)
+                if done:
+                    log.warning("tunestack: trial %s: the checkpoint the last snapshot named is gone (the "
+                                "driver was killed after a newer one replaced it); it %s", tid, done)
         run, stop = self.coordinator.choose({tid: t.status for tid, t in trials.items()})
         for tid in stop:
             tune_controller.stop_trial(trials[tid])

@@ -224,6 +224,11 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         except KeyboardInterrupt:
             interrupted, grid = True, None
     coord = _live_coordinator(spec.job_id, coord)
+    if restoring and tracker is not None:
+        # trials that ended just before the driver was killed may not have reached MLflow then
+        for rid, t in coord.trials.items():
+            if t.status == "done":
+                tracker.end_trial(rid, t.outcome, t.budget)
     result = _collect(coord, grid, spec, space, job_dir, interrupted)
     _finish_tracking(tracker, result, spec, space, job_dir, coord)
     if verbose:

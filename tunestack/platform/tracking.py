@@ -90,6 +90,14 @@ class TrackingClient:
         except (BrokenPipeError, OSError, ValueError):
             pass
 
+    def end_trial(self, trial_id: str, outcome: str, budget: float | None, step: int = 0) -> None:
+        """Close a trial's run: FINISHED (completed), KILLED (stopped early) or FAILED, with the reason."""
+        status = "FAILED" if outcome.startswith("failed") else (
+            "KILLED" if outcome.startswith("stopped") else "FINISHED")
+        self.send("trial_end", trial=trial_id, status=status, step=step, time=time.time(),
+                  metrics={} if budget is None else {"budget_reached": budget},
+                  tags={"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]})
+
     def wait_ready(self, timeout: float = 120.0) -> dict:
         self._ready.wait(timeout)
         return self.info
@@ -173,22 +181,15 @@ class TrackingCallback(Callback):
 
     def _end(self, trial: Any, error: Any) -> None:
         c = self._client()
-        coord = live(self.job_id, "coordinator")
-        done = live(self.job_id, "on_trial_end")
-        if done is not None:
-            done(trial, error)
         if c is None:
             return
+        coord = live(self.job_id, "coordinator")
         t = coord.trials.get(trial.trial_id) if coord is not None else None
         outcome = (t.outcome if t is not None and t.outcome else ("failed" if error else "completed"))
         if error:
             outcome = "failed: " + _error_summary(trial)
-        status = "FAILED" if outcome.startswith("failed") else (
-            "KILLED" if outcome.startswith("stopped") else "FINISHED")
-        metrics = {"budget_reached": t.budget} if t is not None else {}
-        c.send("trial_end", trial=trial.trial_id, status=status, metrics=metrics,
-               step=(trial.last_result or {}).get("training_iteration", 0), time=time.time(),
-               tags={"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]})
+        c.end_trial(trial.trial_id, outcome, t.budget if t is not None else None,
+                    (trial.last_result or {}).get("training_iteration", 0))
 
 
 def error_line(text: str) -> str:

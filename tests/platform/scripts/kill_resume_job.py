@@ -9,6 +9,7 @@ from ray import tune
 import tunestack as ts
 
 mode, base, searcher = sys.argv[1], sys.argv[2], sys.argv[3]
+scheduler = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "fifo" else None
 marks = os.path.join(base, "completions.txt")
 
 
@@ -28,12 +29,15 @@ def train(config):
 
 uri = f"sqlite:///{base}/mlflow.db"
 if mode == "run":
-    train.tune(searcher=searcher, num_samples=10, max_concurrent=2, seed=0, name="killme",
-               storage_path=base, tracking_uri=uri)
+    train.tune(searcher=searcher, scheduler=scheduler, max_budget=4, eta=2, num_samples=10,
+               max_concurrent=2, seed=0, name="killme", storage_path=base, tracking_uri=uri)
 else:
     result = train.resume(os.path.join(base, "killme"))
     told = [r for r in result.coordinator.searcher.trials.values() if r.results]
+    print(result.table.to_string())
     print("SUMMARY " + json.dumps({
         "statuses": result.table["status"].tolist(), "n_told": len(told),
+        "budgets": result.table["budget"].tolist(),
+        "scheduler": None if result.coordinator.scheduler is None else result.coordinator.scheduler.name,
         "searcher": result.coordinator.searcher.name, "tracking_uri": result.tracking_uri,
         "best_value": result.best_value}))

@@ -27,9 +27,13 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .common import Evaluator, Ledger, improvements, space_spec
+
+if TYPE_CHECKING:  # annotations only: the peers live in .bench-venv, not in the project's venv
+    import ConfigSpace as CS
+    import optuna
 
 __all__ = ["TUNESTACK", "PEERS", "OPTIMIZERS", "SUBPROCESS_PEERS", "run_optimizer", "peer_python", "ETA"]
 

@@ -23,7 +23,6 @@ import argparse
 import datetime as _dt
 import glob
 import json
-import math
 import os
 import shutil
 import sys

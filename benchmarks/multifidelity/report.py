@@ -64,9 +64,18 @@ def _cell(col: np.ndarray) -> str:
     return f"{_fmt(med)} [{_fmt(q25)}, {_fmt(q75)}]{tail}"
 
 
+def common_seeds(meta: dict, runs: list[dict], benchmark: str) -> list[int]:
+    """The seeds that every optimizer with a run on ``benchmark`` ran (the slow peers may have fewer)."""
+    sets = [{r["seed"] for r in runs if r["benchmark"] == benchmark and r["optimizer"] == o}
+            for o in meta["optimizers"]]
+    sets = [x for x in sets if x]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
 def mean_ranks(meta: dict, runs: list[dict], at: float) -> dict[str, dict[str, float]]:
     """benchmark -> optimizer -> mean over seeds of its rank by regret at ``at`` (1 = best, ties share
-    the average rank; each seed ranks the optimizers that ran it); plus ``"overall"``: the mean of the
+    the average rank), over the seeds every optimizer ran (:func:`common_seeds`: a seed that an optimizer
+    lacks would rank the others among fewer competitors); plus ``"overall"``: the mean of the
     per-benchmark mean ranks."""
     from scipy.stats import rankdata
 
@@ -75,10 +84,11 @@ def mean_ranks(meta: dict, runs: list[dict], at: float) -> dict[str, dict[str, f
         per: dict[str, dict[int, float]] = {}
         for o in meta["optimizers"]:
             seeds, mat = regret_matrix(meta, runs, b, o, np.array([at]))
-            per[o] = dict(zip(seeds, mat[:, 0]))
+            if seeds:
+                per[o] = dict(zip(seeds, mat[:, 0]))
         ranks: dict[str, list[float]] = {}
-        for s in sorted({s for d in per.values() for s in d}):
-            present = [o for o in per if s in per[o]]
+        for s in common_seeds(meta, runs, b):
+            present = list(per)
             for o, rk in zip(present, rankdata([per[o][s] for o in present])):
                 ranks.setdefault(o, []).append(float(rk))
         out[b] = {o: float(np.mean(r)) for o, r in ranks.items()}
@@ -127,10 +137,38 @@ def markdown(meta: dict, runs: list[dict]) -> str:
              "Data (surrogate mode): " + "; ".join(
                  f"`{b}` {d['configs']} configs, budgets {d['budgets'][0]}..{d['budgets'][1]}, optimum "
                  f"{d['optimum']:.5g}, table sha256 {d['sha256_16']}" for b, d in meta["data"].items()) + ".\n"]
+    if meta.get("load"):
+        ld = meta["load"]
+        lines.append(f"Machine: {ld['cpus']} CPUs shared with other engineers' jobs; 1-minute load average "
+                     f"over this invocation's {ld['samples']} samples (start, and after each run not from the "
+                     f"cache) min {ld.get('load1_min', math.nan):.1f}, median {ld.get('load1_median', math.nan):.1f}, "
+                     f"max {ld.get('load1_max', math.nan):.1f}. Load changes the wall times, not the results "
+                     "(the x-axis is budget, every run is seeded).\n")
+    if "runs_from_cache" in meta:
+        cs = meta.get("compute_s", {})
+        lines.append(f"{meta['runs_from_cache']} of the {len(runs)} runs came from the cache (`_work/cache/`, "
+                     "reused only where the fingerprint of the code and data they depend on matches); the "
+                     f"runs' own wall time adds up to {cs.get('wall', math.nan):.0f} s "
+                     f"({cs.get('cpu', math.nan):.0f} CPU s).\n")
+    restamped = sum("fingerprint_before" in r for r in runs)
+    if restamped:
+        lines.append(f"{restamped} of these runs were made while the harness fingerprint was a byte hash of the "
+                     "harness files; when it became a syntax-tree hash (`run.code_hash`), the only change to "
+                     "those files was a lint fix (`if TYPE_CHECKING:` imports for two annotations), which "
+                     "leaves the syntax-tree hash unchanged, so their fingerprints were re-stamped rather than "
+                     "the runs redone (the old one is kept as `fingerprint_before` in the JSON).\n")
+    per_seed = {o: sorted({r["seed"] for r in runs if r["optimizer"] == o}) for o in meta["optimizers"]}
+    lines.append("Seeds per optimizer (both benchmarks): " + ", ".join(
+        f"{o} {len(s)}" for o, s in per_seed.items()) + ".\n")
     if meta.get("uncommitted_tunestack_files"):
         lines.append("The simulated tunestack runs used the working tree, where these tunestack files differed "
                      "from the commit above (other engineers' work in progress): "
                      + ", ".join(f"`{f}`" for f in meta["uncommitted_tunestack_files"]) + ".\n")
+    if meta.get("uncommitted_harness_files"):
+        lines.append("The harness files used were those of the working tree, where these differed from the "
+                     "commit above: " + ", ".join(f"`{f}`" for f in meta["uncommitted_harness_files"]) + ".\n")
+    for note in meta.get("notes", []):
+        lines.append(f"Note: {note}\n")
     if meta.get("surrogate_code"):
         lines.append(f"`benchmarks/mf/surrogate.py`: {meta['surrogate_code']}.\n")
     if meta.get("stale"):
@@ -154,7 +192,10 @@ def markdown(meta: dict, runs: list[dict]) -> str:
             ev = int(np.median([r["n_evals"] for r in runs if r["benchmark"] == b and r["optimizer"] == o]))
             lines.append(f"| {o} | " + " | ".join(_cell(mat[:, j]) for j in range(len(at))) +
                          f" | {ranks[at[-1]][b][o]:.2f} | {ev} | {len(seeds)} |")
+    common = {b: common_seeds(meta, runs, b) for b in meta["data"]}
     lines += ["\n## Mean rank (1 = best; by regret at each budget; overall = mean over the benchmarks)\n",
+              "Ranks are over the seeds every optimizer ran: " + ", ".join(
+                  f"{b} {len(s)} seeds" for b, s in common.items()) + ".\n",
               "| optimizer | " + " | ".join(f"{b} @ {a:g}" for a in at for b in meta["data"]) +
               " | " + " | ".join(f"overall @ {a:g}" for a in at) + " |",
               "|---" * (1 + len(at) * (len(meta["data"]) + 1)) + "|"]

@@ -5,7 +5,7 @@ search, DEHB, SMAC3's multi-fidelity facade, Optuna TPE + Hyperband pruner and H
 Run it in ``.bench-venv`` (optuna, smac) with ``.bench-venv-mf`` (dehb, hpbandster) beside it; both are
 made by ``bash benchmarks/multifidelity/setup_peers.sh``::
 
-    nice -n 10 .bench-venv/bin/python benchmarks/multifidelity/run.py --jobs 2
+    nice -n 10 .bench-venv/bin/python benchmarks/multifidelity/run.py --seeds 10 --jobs 1
 
 Every (optimizer, benchmark, seed) run is cached under ``_work/cache/`` with a fingerprint of what it
 depends on (tunestack's scheduler/searcher/simulator code or the peer's version, the benchmark table,
@@ -15,6 +15,7 @@ report (``.md`` + ``.png``, :mod:`.report`).
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as _dt
 import hashlib
 import json
@@ -67,6 +68,59 @@ def hash_paths(paths: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+class _NoRuntimeEffect(ast.NodeTransformer):
+    """Drops what the harness code never acts on at run time: docstrings, function annotations (every
+    harness module has ``from __future__ import annotations`` and nothing reads them) and the
+    ``if TYPE_CHECKING:`` imports those annotations name.  Comments and layout are not in the tree."""
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST | None:
+        if node.module == "typing":
+            node.names = [a for a in node.names if a.name != "TYPE_CHECKING"]
+            return node if node.names else None
+        return node
+
+    def visit_If(self, node: ast.If) -> ast.AST | None:
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING" and not node.orelse:
+            return None
+        return self.generic_visit(node)
+
+    def _body(self, node: ast.AST) -> ast.AST:
+        body = node.body  # type: ignore[attr-defined]
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        return self.generic_visit(node)
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        return self._body(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        return self._body(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node.returns = None
+        a = node.args
+        for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, *([a.vararg] if a.vararg else []),
+                    *([a.kwarg] if a.kwarg else [])]:
+            arg.annotation = None
+        return self._body(node)
+
+
+def code_hash(paths: list[Path]) -> str:
+    """Hash of what the given Python files do (:class:`_NoRuntimeEffect`): a lint fix, a comment or a
+    docstring does not throw away hours of cached peer runs; any change to the code itself does."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        tree = _NoRuntimeEffect().visit(ast.parse(p.read_text(), filename=str(p)))
+        h.update(str(p.relative_to(ROOT)).encode())
+        h.update(ast.dump(tree, include_attributes=False).encode())
+    return h.hexdigest()[:16]
+
+
+def harness_hash() -> str:
+    return code_hash([HERE / f for f in _HARNESS])
+
+
 def tunestack_hash() -> str:
     """What a simulated tunestack run depends on: schedulers, searchers, simulator, space."""
     ts = ROOT / "tunestack"
@@ -106,7 +160,7 @@ def fingerprint(task: Task, loaded: bool = False) -> str:
     dep = f"tunestack:{tunestack_hash()}" if task.optimizer in TUNESTACK else \
         f"{_PEER_DIST[task.optimizer]}=={peer_version(task.optimizer)}"
     data = _LOADED_HASH[task.benchmark] if loaded else data_hash(task.benchmark)
-    return f"{dep}|data:{data}|harness:{hash_paths([HERE / f for f in _HARNESS])}"
+    return f"{dep}|data:{data}|harness:{harness_hash()}"
 
 
 def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -153,7 +207,7 @@ def run_task(task: Task) -> dict:
         if path.exists():
             cached = json.loads(path.read_text())
             if cached.get("fingerprint") == fp:
-                return cached
+                return {**cached, "from_cache": True}
         ev = evaluator(task.benchmark)
         t0, c0 = time.perf_counter(), time.process_time()
         rec = run_optimizer(task.optimizer, ev, task.seed, task.limit)
@@ -182,6 +236,7 @@ def make_tasks(benchmarks: list[str], optimizers: list[str], seeds: int, limit: 
 
 def execute(tasks: list[Task], jobs: int) -> tuple[list[dict], list[dict]]:
     out, failed, t0 = [], [], time.perf_counter()
+    _LOADS.append(os.getloadavg()[0])
     if jobs <= 1:
         pool, it = None, map(run_task, tasks)
     else:
@@ -197,6 +252,8 @@ def execute(tasks: list[Task], jobs: int) -> tuple[list[dict], list[dict]]:
                       f"{rec['error']}\n{rec['traceback']}", flush=True)
                 continue
             out.append(rec)
+            if not rec.get("from_cache"):
+                _LOADS.append(os.getloadavg()[0])
             best = rec["improvements"][-1][1] if rec["improvements"] else float("nan")
             print(f"[{i}/{len(tasks)} {time.perf_counter() - t0:6.0f}s] {rec['optimizer']:>16} "
                   f"{rec['benchmark']:<11} seed {rec['seed']}: best {best:.5g} after {rec['n_evals']} evals "
@@ -206,6 +263,17 @@ def execute(tasks: list[Task], jobs: int) -> tuple[list[dict], list[dict]]:
             pool.close()
             pool.join()
     return out, failed
+
+
+_LOADS: list[float] = []  # 1-minute load average at the start and after every run not from the cache
+
+
+def load_note() -> dict:
+    """How loaded the machine was while this invocation ran (the runs' wall times depend on it; their
+    results do not)."""
+    xs = sorted(_LOADS)
+    return {"cpus": os.cpu_count(), "samples": len(xs), "load1_min": xs[0], "load1_median": xs[len(xs) // 2],
+            "load1_max": xs[-1]} if xs else {"cpus": os.cpu_count(), "samples": 0}
 
 
 def git_commit() -> str:
@@ -299,10 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "command": command_line(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
         "git_commit": git_commit(), "seeds": args.seeds, "budget": args.budget, "jobs": args.jobs,
-        "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "versions": versions(optimizers),
+        "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "load": load_note(),
+        "runs_from_cache": sum(bool(r.get("from_cache")) for r in runs),
+        "compute_s": {"wall": round(sum(r["wall_s"] for r in runs), 1),
+                      "cpu": round(sum(r["cpu_s"] for r in runs), 1)},
+        "versions": versions(optimizers),
         "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks), "stale": stale,
         "surrogate_code": _git_state("benchmarks/mf/surrogate.py"),
         "uncommitted_tunestack_files": _dirty("tunestack"),
+        "uncommitted_harness_files": [f for f in _dirty("benchmarks/multifidelity") if f.endswith(".py")],
         "failed": [{k: f[k] for k in ("optimizer", "benchmark", "seed", "error")} for f in failed],
         "x": "budget consumed in full-evaluation equivalents: whole budgets trained / max_budget, a resumed "
              "or re-evaluated configuration charged only the increment",

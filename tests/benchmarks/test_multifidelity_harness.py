@@ -173,3 +173,35 @@ def test_report_regrets_ranks_and_targets():
         d.update(configs=1, budgets=[1, 2], sha256_16="h")
     md = report.markdown(meta, runs)
     assert "| dehb | - [-, -] (3 none yet)" in md and "**met**" in md and "**missed**" in md
+
+
+def test_ranks_use_only_the_seeds_every_optimizer_ran():
+    meta, runs = _fake_results()
+    before = report.mean_ranks(meta, runs, 100.0)
+    # a 4th seed that dehb (the best) lacks must not rank bohb and random among fewer competitors
+    runs += [{"benchmark": b, "optimizer": o, "seed": 3, "n_evals": 9, "improvements": [[50.0, 0.0]]}
+             for b in ("b1", "b2") for o in ("bohb", "random")]
+    assert report.common_seeds(meta, runs, "b1") == [0, 1, 2]
+    assert report.mean_ranks(meta, runs, 100.0) == before
+
+
+def test_harness_fingerprint_ignores_docstrings_annotations_and_type_checking_imports(tmp_path, monkeypatch):
+    from benchmarks.multifidelity import run
+
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    f = tmp_path / "m.py"
+
+    def h(src: str) -> str:
+        f.write_text(src)
+        return run.code_hash([f])
+
+    base = h("from __future__ import annotations\nfrom typing import Callable\n\n"
+             "def g(x: 'np.ndarray', n: int = 2) -> float:\n    return x * n  # double\n")
+    same = h('"""Doc."""\nfrom __future__ import annotations\nfrom typing import TYPE_CHECKING, Callable\n\n'
+             "if TYPE_CHECKING:\n    import numpy as np\n\n"
+             'def g(x: np.ndarray, n: int = 2) -> float:\n    """Twice x."""\n    return x * n\n')
+    assert same == base
+    assert h("from __future__ import annotations\nfrom typing import Callable\n\n"
+             "def g(x: 'np.ndarray', n: int = 3) -> float:\n    return x * n\n") != base, "a default changed"
+    assert h("from __future__ import annotations\nfrom typing import Callable\n\n"
+             "def g(x: 'np.ndarray', n: int = 2) -> float:\n    return x + n\n") != base, "the code changed"

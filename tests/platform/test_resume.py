@@ -41,6 +41,10 @@ def _reports(job_dir: Path, trial_id: str) -> int:
     return len((d / "result.json").read_text().splitlines())
 
 
+def _started(job_dir: Path) -> int:
+    return sum(1 for d in job_dir.iterdir() if d.is_dir() and d.name.startswith("train_")) if job_dir.exists() else 0
+
+
 def _mark(job_dir: Path, trial_id: str) -> str:
     """The line the job's function writes to completions.txt when trial ``trial_id`` finishes."""
     (d,) = [d for d in job_dir.iterdir() if d.is_dir() and f"_{trial_id}_" in d.name]
@@ -53,15 +57,17 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     marks, job_dir = tmp_path / "completions.txt", tmp_path / "killme"
     job = _run(["run", str(tmp_path), searcher, scheduler], stdout=subprocess.DEVNULL,
                stderr=subprocess.DEVNULL, start_new_session=True)
+    # FIFO: kill once 3 trials ended; with a scheduler, trials pause at rungs and most end together at
+    # the end of the search, so kill once 6 of the 10 trials have started (some paused, some running)
     deadline = time.time() + 600
-    while len(_journal(job_dir)) < 3:
+    while (len(_journal(job_dir)) < 3 if scheduler == "fifo" else _started(job_dir) < 6):
         assert job.poll() is None, "the job ended before it could be killed"
-        assert time.time() < deadline, "no trial ended in time"
+        assert time.time() < deadline, "the job made no progress in time"
         time.sleep(0.1)
     os.killpg(job.pid, signal.SIGKILL)  # the driver and the local Ray it started
     job.wait()
     ended_before = _journal(job_dir)
-    assert 3 <= len(ended_before) < 10
+    assert len(ended_before) < 10 and (len(ended_before) >= 3 or scheduler != "fifo")
     reports_before = {tid: _reports(job_dir, tid) for tid in ended_before}
     marks_before = marks.read_text().splitlines() if marks.exists() else []
 

@@ -17,7 +17,6 @@ Median regret at 100 and 500 evaluations over 10 seeds.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np

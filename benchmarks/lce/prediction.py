@@ -12,7 +12,6 @@ at the last budget from the prefix:
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np

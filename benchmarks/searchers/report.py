@@ -109,7 +109,7 @@ def markdown(meta: dict, runs: list[dict]) -> str:
     curves = regret_curves(meta, runs)
     refs = references(meta, runs)
     opts = [o for o in meta["optimizers"] if any(o in c for c in curves.values())]
-    lines = [f"# Searcher quality benchmark\n",
+    lines = ["# Searcher quality benchmark\n",
              f"Command: `{meta['command']}` (git {meta['git_commit']}, {meta['date']}, "
              f"{meta['seeds']} seeds" + (f" ({meta['seeds_for']})" if meta.get("seeds_for") else "") + f", wall time of this invocation {meta['wall_s_this_invocation']:.0f} s).\n",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".\n"]

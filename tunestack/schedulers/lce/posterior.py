@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from .curves import FAMILIES, Family, basis
 from .mixture import Prediction

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import time
 from typing import Any
 
 from ray.tune.experiment import Trial
@@ -20,6 +22,7 @@ from .tracking import register_live
 __all__ = ["RaySearcher", "RayScheduler"]
 
 log = logging.getLogger("tunestack")
+SNAPSHOT_EVERY_S = 5.0  # the shortest interval between experiment snapshots forced after trial ends
 
 
 class RaySearcher(Searcher):
@@ -124,13 +127,14 @@ class RayScheduler(TrialScheduler):
         super().__init__()
         self.coordinator = coordinator
         self._checked: set[str] = set()  # trials whose checkpoint this driver has checked exists
+        self._last_snapshot = -math.inf
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_checked"}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._checked = set()
+        self._checked, self._last_snapshot = set(), -math.inf
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         return True
@@ -151,9 +155,13 @@ class RayScheduler(TrialScheduler):
         """Handled in the searcher adapter's on_trial_complete."""
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
-        if self.coordinator.unsaved_ends:
+        now = time.monotonic()
+        if self.coordinator.unsaved_ends and now - self._last_snapshot >= SNAPSHOT_EVERY_S:
+            # at most every few seconds: a snapshot writes every trial's state, and one per ended trial
+            # doubled the per-trial overhead of short trials; the journal covers ends in between
             _snapshot(tune_controller)
             self.coordinator.unsaved_ends = 0
+            self._last_snapshot = now
         trials = {t.trial_id: t for t in tune_controller.get_trials()}
         for tid, t in trials.items():
             if t.status in ("PENDING", "PAUSED") and tid not in self._checked:

@@ -140,13 +140,21 @@ def make_trainable(fn: Callable[[dict], Any], metric: str) -> Callable[[dict], N
                     report(**out)
                 else:
                     report(**{metric: out})
-            if session.reports == 0:
+            if session.reports == 0 and not _restored():  # a restored trial has reported before
                 raise MetricError(f"the function returned without reporting {metric!r}: call "
                                   f"ts.report({metric}=...) or return the value")
 
     trainable.__name__ = getattr(fn, "__name__", "trainable")
     trainable.__qualname__ = trainable.__name__
     return trainable
+
+
+def _restored() -> bool:
+    """Whether this trial started from a checkpoint (a pause or a restore), e.g. its last one, after
+    which the function may return without reporting again."""
+    from ray import tune
+
+    return tune.get_checkpoint() is not None
 
 
 def _job_dir(spec: JobSpec, fn: Callable) -> str:

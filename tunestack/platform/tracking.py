@@ -38,57 +38,112 @@ def live(job_id: str, key: str) -> Any:
     return _LIVE.get(job_id, {}).get(key)
 
 
+class _WriterProcess:
+    """One writer process and the thread that reads its answers.  After a job's ``end`` the process
+    stays up, idle, for the driver's next job (importing MLflow costs the writer ~2 CPU seconds, which a
+    short job on a small machine would otherwise pay every time); it exits when the driver does (EOF)."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no usage pings from inside a tuning job
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tunestack.platform.tracking_worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, bufsize=1,
+            preexec_fn=_lower_priority if os.name == "posix" else None)
+        self.owner: TrackingClient | None = None  # the client of the job being written
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if self.owner is not None:
+                self.owner._on_answer(msg)
+        if self.owner is not None:
+            self.owner._on_answer({"event": "exit"})
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.proc.stdin is not None and not self.proc.stdin.closed
+
+    def send(self, line: str) -> None:
+        if not self.alive:
+            return
+        try:
+            self.proc.stdin.write(line)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    def stop(self, timeout: float) -> bool:
+        """Close the pipe and wait for the exit; ``False`` if it had to be killed."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return False
+
+
+_IDLE_WRITERS: list[_WriterProcess] = []  # writers whose job has ended, for the next job of this driver
+_IDLE_LOCK = threading.Lock()
+
+
+def _writer() -> _WriterProcess:
+    with _IDLE_LOCK:
+        while _IDLE_WRITERS:
+            w = _IDLE_WRITERS.pop()
+            if w.alive:
+                return w
+    return _WriterProcess()
+
+
 class TrackingClient:
-    """Starts the writer process and sends it events; never raises into the job."""
+    """Sends one job's events to a writer process (started, or reused from an earlier job of this
+    driver); never raises into the job."""
 
     def __init__(self, experiment: str, job_dir: str, tracking_uri: str | None = None,
                  params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,
                  run_name: str | None = None, resume: bool = False):
         self.warnings: list[str] = []
         self.info: dict[str, Any] = {}
-        self._answers: queue.Queue = queue.Queue()
         self._ready = threading.Event()
-        env = dict(os.environ)
-        env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-        env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-        env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no usage pings from inside a tuning job
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tunestack.platform.tracking_worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, bufsize=1)
-        threading.Thread(target=self._read_answers, daemon=True).start()
-        self.send("start", experiment=experiment, job_dir=job_dir, tracking_uri=tracking_uri,
+        self._answers: queue.Queue = queue.Queue()  # "done" / "exit"
+        self._writer = _writer()
+        self._writer.owner = self
+        # resolved here, not in the writer: a reused writer's environment is that of an earlier job
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+        self.send("start", experiment=experiment, job_dir=job_dir, tracking_uri=uri, cwd=os.getcwd(),
                   params=dict(params or {}), tags=dict(tags or {}), run_name=run_name, resume=resume)
 
-    def _read_answers(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            try:
-                msg = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if msg["event"] == "warning":
-                self.warnings.append(msg["message"])
-                log.warning(msg["message"])
-            elif msg["event"] in ("ready", "failed"):
-                self.info = msg
-                if msg["event"] == "failed":
-                    self.warnings.append(f"MLflow tracking is off for this job: {msg['message']}")
-                    log.warning(self.warnings[-1])
-                self._ready.set()
-            else:
-                self._answers.put(msg)
-        self._ready.set()
-        self._answers.put({"event": "exit"})
+    def _on_answer(self, msg: dict) -> None:
+        """Called by the reader thread for each answer of the writer."""
+        if msg["event"] == "warning":
+            self.warnings.append(msg["message"])
+            log.warning(msg["message"])
+        elif msg["event"] in ("ready", "failed"):
+            self.info = msg
+            if msg["event"] == "failed":
+                self.warnings.append(f"MLflow tracking is off for this job: {msg['message']}")
+                log.warning(self.warnings[-1])
+            self._ready.set()
+        else:
+            self._ready.set()
+            self._answers.put(msg)
 
     def send(self, op: str, **kw: Any) -> None:
-        if self._proc.poll() is not None or self._proc.stdin is None:
-            return
-        try:
-            self._proc.stdin.write(json.dumps({"op": op, **kw}, default=str) + "\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass
+        self._writer.send(json.dumps({"op": op, **kw}, default=str) + "\n")
 
     def end_trial(self, trial_id: str, outcome: str, budget: float | None, step: int = 0) -> None:
         """Close a trial's run: FINISHED (completed), KILLED (stopped early) or FAILED, with the reason."""
@@ -103,26 +158,33 @@ class TrackingClient:
         return self.info
 
     def close(self, status: str = "FINISHED", timeout: float = 300.0) -> None:
-        """End the parent run, wait until everything is written, stop the writer."""
+        """End the parent run and wait until everything is written; the writer then waits for the
+        driver's next job."""
         self.send("end", status=status)
         deadline = time.monotonic() + timeout
+        done = False
         while time.monotonic() < deadline:
             try:
                 msg = self._answers.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if msg["event"] in ("done", "exit"):
-                break
-        if self._proc.stdin is not None:
-            try:
-                self._proc.stdin.close()
-            except OSError:
-                pass
-        try:
-            self._proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+            done = msg["event"] == "done"
+            break
+        if done and self._writer.alive:
+            self._writer.owner = None
+            with _IDLE_LOCK:
+                _IDLE_WRITERS.append(self._writer)
+            return
+        if not self._writer.stop(timeout=max(1.0, deadline - time.monotonic())) or not done:
             self.warnings.append("the MLflow writer did not finish in time; some tracking may be missing")
-            self._proc.kill()
+
+
+def _lower_priority() -> None:
+    """In the writer process: yield the CPU to the driver and the trials (writes are buffered anyway)."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
 
 
 def _package_root() -> str:

@@ -53,6 +53,8 @@ class Writer:
         import mlflow
         from mlflow.tracking import MlflowClient
 
+        if msg.get("cwd"):
+            os.chdir(msg["cwd"])  # MLflow's default store is relative to the driver's working directory
         uri = msg.get("tracking_uri") or mlflow.get_tracking_uri()
         _fast_sqlite_commits()
         fallback = None
@@ -180,6 +182,9 @@ class Writer:
             ps, ms, tg = ps[100:], ms[1000:], tg[100:]
 
 
+_SQLITE_HOOKED = False
+
+
 def _fast_sqlite_commits() -> None:
     """Write-ahead logging for SQLite stores: a commit no longer waits for the disk (fsync) each time,
     which is most of the cost of tracking many short trials, and the file stays safe against crashes
@@ -194,7 +199,10 @@ def _fast_sqlite_commits() -> None:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-    event.listen(Engine, "connect", on_connect)
+    global _SQLITE_HOOKED
+    if not _SQLITE_HOOKED:  # once per process: a writer serves one job after another
+        event.listen(Engine, "connect", on_connect)
+        _SQLITE_HOOKED = True
 
 
 def main() -> None:
@@ -237,7 +245,12 @@ def main() -> None:
         _safe(lambda: writer.handle(msg))
         if msg["op"] == "end":
             _emit("done")
+            writer, started = Writer(), False  # idle until the driver's next job (or EOF)
     _emit("exit")
+    # every write is committed by now; skip the interpreter's teardown of MLflow's modules and pools
+    # (about a second, which the job would wait for)
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _safe(fn: Any) -> None:

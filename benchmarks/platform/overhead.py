@@ -1,7 +1,8 @@
 """Per-trial overhead of tunestack on Ray against plain Ray Tune, in the same run.
 
 100 trivial trials through ``fn.tune(searcher="random")`` with MLflow tracking on (a fresh SQLite store
-and a warm one), against plain ``tune.Tuner`` with ``reuse_actors=True`` and no tracking, and against
+and a warm one; and with a newly started MLflow writer process, as a driver's first tracked job has:
+later jobs reuse it), against plain ``tune.Tuner`` with ``reuse_actors=True`` and no tracking, and against
 plain Ray Tune with its default settings (``reuse_actors=False``).  Each variant runs ``--repeats``
 times, interleaved, on one local Ray started once; the median wall time of each is reported.
 
@@ -43,6 +44,17 @@ def run_tunestack(n: int, work: str, uri: str | None) -> float:
     return elapsed
 
 
+def drop_idle_writers() -> None:
+    """Stop the MLflow writer processes kept for the next job, so that the next job starts its own
+    (what the first tracked job of a driver pays)."""
+    from tunestack.platform import tracking
+
+    with tracking._IDLE_LOCK:
+        writers, tracking._IDLE_WRITERS[:] = list(tracking._IDLE_WRITERS), []
+    for w in writers:
+        w.stop(timeout=30)
+
+
 def run_plain(n: int, work: str, reuse: bool) -> float:
     t0 = time.perf_counter()
     tuner = tune.Tuner(plain_trivial, param_space=SPACE,
@@ -68,11 +80,13 @@ def main() -> None:
     run_tunestack(5, work, warm_uri)  # creates the warm store (MLflow's schema migrations)
     times: dict[str, list[float]] = {k: [] for k in
                                      ("plain_reuse", "tunestack_mlflow_warm", "tunestack_mlflow_fresh",
-                                      "tunestack_no_tracking", "plain_default")}
+                                      "tunestack_mlflow_new_writer", "tunestack_no_tracking", "plain_default")}
     for r in range(args.repeats):
         times["plain_reuse"].append(run_plain(args.trials, work, reuse=True))
         times["tunestack_mlflow_warm"].append(run_tunestack(args.trials, work, warm_uri))
         times["tunestack_mlflow_fresh"].append(run_tunestack(args.trials, work, f"sqlite:///{work}/fresh{r}.db"))
+        drop_idle_writers()
+        times["tunestack_mlflow_new_writer"].append(run_tunestack(args.trials, work, warm_uri))
         times["tunestack_no_tracking"].append(run_tunestack(args.trials, work, None))
         if not args.skip_default and r == 0:
             times["plain_default"].append(run_plain(args.trials, work, reuse=False))
@@ -83,7 +97,8 @@ def main() -> None:
     for k, v in med.items():
         print(f"  {k:26s} {v:7.2f} s   runs: {', '.join(f'{x:.2f}' for x in times[k])}")
     base = med["plain_reuse"]
-    for k in ("tunestack_mlflow_warm", "tunestack_mlflow_fresh", "tunestack_no_tracking"):
+    for k in ("tunestack_mlflow_warm", "tunestack_mlflow_fresh", "tunestack_mlflow_new_writer",
+              "tunestack_no_tracking"):
         print(f"  ratio {k} / plain_reuse = {med[k] / base:.2f}")
     if "plain_default" in med:
         print(f"  ratio tunestack_mlflow_warm / plain_default = {med['tunestack_mlflow_warm'] / med['plain_default']:.2f}")

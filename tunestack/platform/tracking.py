@@ -8,6 +8,7 @@ server that a whole cluster reaches.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -98,6 +99,19 @@ class _WriterProcess:
 
 _IDLE_WRITERS: list[_WriterProcess] = []  # writers whose job has ended, for the next job of this driver
 _IDLE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _release_idle_writers() -> None:
+    """At the driver's exit: close the idle writers' pipes (they exit on EOF; nothing is left to write)."""
+    with _IDLE_LOCK:
+        for w in _IDLE_WRITERS:
+            try:
+                if w.proc.stdin is not None:
+                    w.proc.stdin.close()
+            except OSError:
+                pass
+        _IDLE_WRITERS.clear()
 
 
 def _writer() -> _WriterProcess:

@@ -183,6 +183,15 @@ class Writer:
 
 
 _SQLITE_HOOKED = False
+_SQLITE_CONNECTIONS: list = []  # closed at exit: the last close folds the WAL file back into the store
+
+
+def _close_sqlite() -> None:
+    for conn in _SQLITE_CONNECTIONS:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - a connection of another thread or already closed
+            pass
 
 
 def _fast_sqlite_commits() -> None:
@@ -194,6 +203,7 @@ def _fast_sqlite_commits() -> None:
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         if type(dbapi_connection).__module__.startswith("sqlite3"):
+            _SQLITE_CONNECTIONS.append(dbapi_connection)
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -249,6 +259,7 @@ def main() -> None:
     _emit("exit")
     # every write is committed by now; skip the interpreter's teardown of MLflow's modules and pools
     # (about a second, which the job would wait for)
+    _close_sqlite()
     sys.stderr.flush()
     os._exit(0)
 

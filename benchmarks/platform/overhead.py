@@ -21,6 +21,7 @@ import ray
 from ray import tune
 
 import tunestack as ts
+from tunestack.platform.tracking import stop_idle_writers
 
 
 def trivial(config: dict) -> None:
@@ -42,17 +43,6 @@ def run_tunestack(n: int, work: str, uri: str | None) -> float:
     elapsed = time.perf_counter() - t0
     assert len(result.table) == n and (result.table["status"] == "completed").all()
     return elapsed
-
-
-def drop_idle_writers() -> None:
-    """Stop the MLflow writer processes kept for the next job, so that the next job starts its own
-    (what the first tracked job of a driver pays)."""
-    from tunestack.platform import tracking
-
-    with tracking._IDLE_LOCK:
-        writers, tracking._IDLE_WRITERS[:] = list(tracking._IDLE_WRITERS), []
-    for w in writers:
-        w.stop(timeout=30)
 
 
 def run_plain(n: int, work: str, reuse: bool) -> float:
@@ -85,7 +75,7 @@ def main() -> None:
         times["plain_reuse"].append(run_plain(args.trials, work, reuse=True))
         times["tunestack_mlflow_warm"].append(run_tunestack(args.trials, work, warm_uri))
         times["tunestack_mlflow_fresh"].append(run_tunestack(args.trials, work, f"sqlite:///{work}/fresh{r}.db"))
-        drop_idle_writers()
+        stop_idle_writers(timeout=30)  # the next job starts its own writer, as a driver's first job does
         times["tunestack_mlflow_new_writer"].append(run_tunestack(args.trials, work, warm_uri))
         times["tunestack_no_tracking"].append(run_tunestack(args.trials, work, None))
         if not args.skip_default and r == 0:

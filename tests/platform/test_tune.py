@@ -215,3 +215,21 @@ def test_max_concurrent_is_respected(ray_local, tmp_path):
     assert len(spans) == 4
     assert all(a[1] <= b[0] + 0.05 for a, b in zip(spans, spans[1:])), "trials overlapped"
     assert not math.isnan(result.best_value)
+
+
+def test_a_driver_reuses_its_mlflow_writer_for_the_next_job(ray_local, tmp_path):
+    from tunestack.platform import tracking
+
+    tracking.stop_idle_writers(timeout=30)
+    uris = [f"sqlite:///{tmp_path}/first.db", f"sqlite:///{tmp_path}/second.db"]
+    pids = []
+    for i, uri in enumerate(uris):
+        quadratic.tune(searcher="random", num_samples=2, seed=i, name=f"reuse{i}", storage_path=str(tmp_path),
+                       tracking_uri=uri, verbose=0)
+        assert len(tracking._IDLE_WRITERS) == 1, "the writer was not kept for the next job"
+        pids.append(tracking._IDLE_WRITERS[0].proc.pid)
+    assert pids[0] == pids[1], "the second job started a writer of its own"
+    for i, uri in enumerate(uris):  # each job landed in its own store, complete
+        _, parent, children = runs_of(uri, f"reuse{i}")
+        assert parent.info.status == "FINISHED" and len(children) == 2
+        assert all(c.info.status == "FINISHED" for c in children)

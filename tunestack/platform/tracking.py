@@ -82,13 +82,16 @@ class _WriterProcess:
         except (BrokenPipeError, OSError, ValueError):
             pass
 
-    def stop(self, timeout: float) -> bool:
-        """Close the pipe and wait for the exit; ``False`` if it had to be killed."""
+    def stop(self, timeout: float | None) -> bool:
+        """Close the pipe (the writer exits on EOF) and wait up to ``timeout`` seconds for the exit
+        (``None``: do not wait); ``False`` if it had to be killed."""
         try:
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
         except OSError:
             pass
+        if timeout is None:
+            return True
         try:
             self.proc.wait(timeout=timeout)
             return True
@@ -101,17 +104,15 @@ _IDLE_WRITERS: list[_WriterProcess] = []  # writers whose job has ended, for the
 _IDLE_LOCK = threading.Lock()
 
 
-@atexit.register
-def _release_idle_writers() -> None:
-    """At the driver's exit: close the idle writers' pipes (they exit on EOF; nothing is left to write)."""
+def stop_idle_writers(timeout: float | None = None) -> None:
+    """Stop the writer processes kept for this driver's next job (the next job starts a new one)."""
     with _IDLE_LOCK:
-        for w in _IDLE_WRITERS:
-            try:
-                if w.proc.stdin is not None:
-                    w.proc.stdin.close()
-            except OSError:
-                pass
-        _IDLE_WRITERS.clear()
+        writers, _IDLE_WRITERS[:] = list(_IDLE_WRITERS), []
+    for w in writers:
+        w.stop(timeout)
+
+
+atexit.register(stop_idle_writers)  # at the driver's exit: close their pipes, nothing is left to write
 
 
 def _writer() -> _WriterProcess:
@@ -176,14 +177,10 @@ class TrackingClient:
         driver's next job."""
         self.send("end", status=status)
         deadline = time.monotonic() + timeout
-        done = False
-        while time.monotonic() < deadline:
-            try:
-                msg = self._answers.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            done = msg["event"] == "done"
-            break
+        try:
+            done = self._answers.get(timeout=timeout)["event"] == "done"  # or "exit": the writer died
+        except queue.Empty:
+            done = False
         if done and self._writer.alive:
             self._writer.owner = None
             with _IDLE_LOCK:

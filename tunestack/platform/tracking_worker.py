@@ -183,7 +183,9 @@ class Writer:
 
 
 _SQLITE_HOOKED = False
-_SQLITE_CONNECTIONS: list = []  # closed at exit: the last close folds the WAL file back into the store
+# closed at exit (the last close folds the WAL file back into the store); as many as the connections of
+# MLflow's engines, which it caches per store URI
+_SQLITE_CONNECTIONS: list = []
 
 
 def _close_sqlite() -> None:

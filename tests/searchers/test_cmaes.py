@@ -227,11 +227,61 @@ def test_asks_beyond_lambda_and_never_told_asks():
         s.tell(x.id, sphere(xs(x.config, 3)))
     assert s._gen == 1
     mean_after = s._state.mean.copy()
-    for x in first[2 * lam:]:  # tells of the old generation are recorded but do not update
+    for x in first[2 * lam:-1]:  # tells of the old generation join the new one (injected) ...
         s.tell(x.id, sphere(xs(x.config, 3)))
-    assert s._gen == 1 and np.array_equal(s._state.mean, mean_after)
+    assert s._gen == 1 and np.array_equal(s._state.mean, mean_after) and len(s._done) == lam - 1
+    s.tell(first[-1].id, sphere(xs(first[-1].config, 3)))  # ... and complete it
+    assert s._gen == 2 and not np.array_equal(s._state.mean, mean_after)
+    assert len(s._stale) == lam  # the never-told first block waits as candidates of generation 0
     values = minimize(s, lambda c: sphere(xs(c, 3)), 400)
     assert min(values) < 1e-6
+
+
+def test_a_late_candidate_is_injected_with_its_step_for_the_current_distribution():
+    s = create("cmaes", box(3), seed=21)
+    lam = s._params.lam
+    batch = [s.ask() for _ in range(lam + 2)]
+    for x in batch[:lam]:
+        s.tell(x.id, sphere(xs(x.config, 3)))
+    late = batch[lam]
+    u = np.array(late.vector)
+    state = s._state
+    expected = (u - state.mean) / (state.sigma * state.A)
+    norm = float(np.linalg.norm((state.B.T @ expected) / state.D))
+    limit = math.sqrt(3) + 2 * 3 / 5
+    if norm > limit:
+        expected = expected * limit / norm
+    s.tell(late.id, sphere(u))
+    tid, y, _ = s._done[-1]
+    assert tid == late.id and np.allclose(y, expected)
+    assert np.allclose(core.inject(state, u), expected)
+
+
+def test_every_evaluation_of_a_batch_counts_when_batches_straddle_generations():
+    s = create("cmaes", box(10), seed=3)  # lambda 10, asked 8 at a time
+    lam, told = s._params.lam, 0
+    assert lam == 10
+    for _ in range(5):
+        batch = [s.ask() for _ in range(8)]
+        for x in batch:
+            s.tell(x.id, sphere(xs(x.config, 10)))
+            told += 1
+    assert s._gen == told // lam == 4 and len(s._done) == told % lam  # none wasted
+    assert not s._stale
+
+
+def test_candidates_of_a_run_before_a_restart_are_not_injected():
+    s = create("cmaes", box(2), seed=4)
+    lam = s._params.lam
+    batch = [s.ask() for _ in range(lam + 3)]
+    for x in batch[:lam]:
+        s.tell(x.id, sphere(xs(x.config, 2)))
+    assert len(s._stale) == 3
+    s._restart("test")
+    assert not s._stale
+    for x in batch[lam:]:
+        s.tell(x.id, sphere(xs(x.config, 2)))
+    assert not s._done  # recorded in the history only
 
 
 def test_failures_rank_worst_and_the_search_avoids_them():
@@ -285,6 +335,22 @@ def test_state_round_trip_mid_generation():
             x.tell(p.id, _int_objective(p.config))
     assert minimize(s, _int_objective, 40) == minimize(other, _int_objective, 40)
     assert s.state_dict()["extra"] == other.state_dict()["extra"]
+
+
+def test_state_round_trip_with_late_candidates_of_an_earlier_generation():
+    s = create("cmaes", box(4), seed=14)
+    lam = s._params.lam
+    batch = [s.ask() for _ in range(lam + 3)]
+    for x in batch[:lam]:
+        s.tell(x.id, sphere(xs(x.config, 4)))
+    assert len(s._stale) == 3
+    other = create("cmaes", box(4), seed=0)
+    other.load_state_dict(json.loads(json.dumps(s.state_dict(), allow_nan=False)))
+    for x in (s, other):
+        for p in batch[lam:]:
+            x.tell(p.id, sphere(xs(p.config, 4)))
+    assert s.state_dict()["extra"] == other.state_dict()["extra"]
+    assert minimize(s, lambda c: sphere(xs(c, 4)), 30) == minimize(other, lambda c: sphere(xs(c, 4)), 30)
 
 
 # ---- spaces and options ------------------------------------------------------------------------------

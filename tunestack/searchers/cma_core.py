@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["CMAParams", "CMAState", "History", "Tolerances", "default_popsize", "make_params", "new_state",
-           "sample_y", "update", "record", "restart_reason", "repair", "margin_scale",
+           "sample_y", "update", "record", "restart_reason", "repair", "inject", "margin_scale",
            "FLAT_LIMIT"]
 
 _EIG_FLOOR = 1e-20  # smallest eigenvalue of C kept after a decomposition (relative to the largest)
@@ -269,10 +269,22 @@ def repair(state: CMAState, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = (u - state.mean) / (state.sigma * state.A)
     if np.array_equal(u, x):
         return u, y
+    return u, _clip_step(state, y)
+
+
+def inject(state: CMAState, u: np.ndarray) -> np.ndarray:
+    """The step y of an external point u (in the box) for the current distribution: y = (u - m) / (sigma
+    A), length-clipped as an injected solution (Hansen 2011, arXiv:1110.4181).  Used for a
+    candidate sampled from an earlier generation that is told after that generation was updated."""
+    return _clip_step(state, (np.asarray(u, dtype=float) - state.mean) / (state.sigma * state.A))
+
+
+def _clip_step(state: CMAState, y: np.ndarray) -> np.ndarray:
+    """y shortened to ||C^(-1/2) y|| <= sqrt(n) + 2n / (n + 2) (Hansen 2011, arXiv:1110.4181)."""
     n = state.n
     norm = float(np.linalg.norm((state.B.T @ y) / state.D))
     limit = math.sqrt(n) + 2 * n / (n + 2)
-    return u, (y * (limit / norm) if norm > limit else y)
+    return y * (limit / norm) if norm > limit else y
 
 
 def margin_scale(state: CMAState, cells: list[np.ndarray | None], alpha: float) -> None:

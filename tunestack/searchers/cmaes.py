@@ -12,7 +12,13 @@
   conditioned C or no effect of the steps, restart at a uniform random mean with a doubled population.
 * Ask/tell in any order: every ask samples the current distribution (asks beyond lambda are extra
   candidates of the same generation); the generation is updated as soon as lambda of its candidates are
-  told, with those lambda; later tells of an older generation are kept in the history only.
+  told, with those lambda.  Parallel workers make a population straddle generations (8 asks at a time
+  and lambda = 10: two of the second 8 complete the first generation); a candidate of an earlier
+  generation of the same run told after its generation was updated is injected into the current one
+  (its step for the current mean and sigma, length-clipped: Hansen 2011, "Injecting external solutions
+  into CMA-ES", arXiv:1110.4181), so that no evaluation is wasted.  Tells of an earlier run (before a
+  restart) are kept in the history only.  (Growing lambda to the number of parallel asks instead did
+  worse at 16 parallel asks and no better at 8: ``benchmarks/searchers/results/parallel.md``.)
   Failures (nan, inf, None) rank last.  A draw that decodes to an already evaluated configuration takes
   that known value without being asked again; one that hits a forbidden clause ranks as a failure.
 """
@@ -80,6 +86,7 @@ class CMAESSearcher(Searcher):
         self._members: dict[str, np.ndarray] = {}  # current generation: trial id -> step y
         self._done: list[tuple[str | None, np.ndarray, float | None]] = []  # (id or None, y, known value)
         self._done_ids: set[str] = set()
+        self._stale: dict[str, np.ndarray] = {}  # asked, untold candidates of an earlier generation: id -> u
         self._proposal: tuple[tuple, np.ndarray] | None = None
         self._key_to_id: dict[tuple, str] = {}
 
@@ -134,6 +141,7 @@ class CMAESSearcher(Searcher):
     def _on_ask(self, trial_id: str) -> None:
         key = _key(self.trials[trial_id].vector)
         self._key_to_id.setdefault(key, trial_id)
+
         if self._proposal is not None and self._proposal[0] == key:
             self._members[trial_id] = self._proposal[1]
         self._proposal = None
@@ -145,6 +153,8 @@ class CMAESSearcher(Searcher):
             self._key_to_id.setdefault(_key(rec.vector), trial_id)
         elif trial_id in self._members and trial_id not in self._done_ids:
             self._add_done(trial_id, self._members[trial_id], None)
+        elif trial_id in self._stale:  # sampled by an earlier generation: inject into this one
+            self._add_done(trial_id, core.inject(self._state, self._stale.pop(trial_id)), None)
 
     def _add_done(self, trial_id: str | None, y: np.ndarray, value: float | None) -> None:
         self._done.append((trial_id, y, value))
@@ -162,6 +172,9 @@ class CMAESSearcher(Searcher):
     def _advance(self) -> None:
         """Update the distribution with the lambda told candidates of this generation."""
         state, p = self._state, self._params
+        for tid, y in self._members.items():  # untold candidates, as points (before the mean moves)
+            if tid not in self._done_ids:
+                self._stale[tid] = np.clip(state.point(y), 0.0, 1.0)
         f = np.array([self._value(tid, v) for tid, _, v in self._done])
         order = np.argsort(f, kind="stable")  # ties keep tell order
         ys = np.array([self._done[i][1] for i in order])
@@ -193,7 +206,7 @@ class CMAESSearcher(Searcher):
         self._params = core.make_params(self.n, self._lam)
         self._state = core.new_state(mean, self.sigma0)
         self._hist = core.History()
-        self._members, self._done, self._done_ids = {}, [], set()
+        self._members, self._done, self._done_ids, self._stale = {}, [], set(), {}
         core.margin_scale(self._state, self._cells, self._alpha())
 
     def _restart(self, reason: str) -> None:
@@ -217,6 +230,7 @@ class CMAESSearcher(Searcher):
             "history": self._hist.to_json(),
             "members": [[tid, y.tolist()] for tid, y in self._members.items()],
             "done": [[tid, y.tolist(), v] for tid, y, v in self._done],
+            "stale": [[tid, u.tolist()] for tid, u in self._stale.items()],
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
@@ -240,6 +254,7 @@ class CMAESSearcher(Searcher):
         self._members = {tid: np.asarray(y, dtype=float) for tid, y in state["members"]}
         self._done = [(tid, np.asarray(y, dtype=float), v) for tid, y, v in state["done"]]
         self._done_ids = {tid for tid, _, _ in self._done if tid is not None}
+        self._stale = {tid: np.asarray(u, dtype=float) for tid, u in state.get("stale", [])}
 
 
 def _is_int(v: Any) -> bool:

@@ -45,6 +45,35 @@ def _started(job_dir: Path) -> int:
     return sum(1 for d in job_dir.iterdir() if d.is_dir() and d.name.startswith("train_")) if job_dir.exists() else 0
 
 
+def _session_pids(sid: int) -> list[int]:
+    """Processes of session ``sid``: the driver, its local Ray, and Ray's workers (their own process
+    groups, so killpg alone leaves them running for a while)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(d.name))
+    return pids
+
+
+def _kill_session(sid: int, timeout: float = 60.0) -> None:
+    """SIGKILL everything the killed job started (as when its machine dies) and wait until it is gone,
+    so that nothing of the killed job still writes to its directory while the resumed one runs."""
+    deadline = time.time() + timeout
+    while pids := _session_pids(sid):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        assert time.time() < deadline, f"processes of the killed job survive: {pids}"
+        time.sleep(0.1)
+
+
 def _mark(job_dir: Path, trial_id: str) -> str:
     """The line the job's function writes to completions.txt when trial ``trial_id`` finishes."""
     (d,) = [d for d in job_dir.iterdir() if d.is_dir() and f"_{trial_id}_" in d.name]
@@ -66,6 +95,7 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
         time.sleep(0.1)
     os.killpg(job.pid, signal.SIGKILL)  # the driver and the local Ray it started
     job.wait()
+    _kill_session(job.pid)
     ended_before = _journal(job_dir)
     assert len(ended_before) < 10 and (len(ended_before) >= 3 or scheduler != "fifo")
     reports_before = {tid: _reports(job_dir, tid) for tid in ended_before}
@@ -77,8 +107,10 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     assert resumed.returncode == 0, err[-3000:]
     summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
     ended = _journal(job_dir)
-    assert ended[:len(ended_before)] == ended_before
-    assert len(ended) == len(set(ended)) == 10, "a trial ended twice, or was lost"
+    why = f"ended before the kill: {ended_before}, after: {ended}\n{out[-4000:]}\n{err[-4000:]}"
+    assert not summary["interrupted"], why
+    assert ended[:len(ended_before)] == ended_before, why
+    assert len(ended) == len(set(ended)) == 10, "a trial ended twice, or was lost\n" + why
     for tid, n in reports_before.items():  # trials that had ended were not run again
         assert _reports(job_dir, tid) == n, f"trial {tid} ran again after the resume"
     assert summary["n_told"] == 10 and summary["searcher"] == searcher
@@ -100,3 +132,37 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     finished = sum(c.info.status == "FINISHED" for c in children)
     assert finished == summary["statuses"].count("completed")
     assert all(c.info.status in ("FINISHED", "KILLED") for c in children)
+
+
+def test_ctrl_c_ends_the_job_resumably(tmp_path):
+    """A first Ctrl-C lets Ray stop the run gracefully (no KeyboardInterrupt reaches tunestack): the job
+    says it was interrupted and how to resume, MLflow marks it KILLED, and the resume finishes it."""
+    marks, job_dir = tmp_path / "completions.txt", tmp_path / "killme"
+    job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+               text=True, start_new_session=True)
+    deadline = time.time() + 600
+    while len(_journal(job_dir)) < 3:
+        assert job.poll() is None, "the job ended before it could be interrupted"
+        assert time.time() < deadline, "the job made no progress in time"
+        time.sleep(0.1)
+    os.kill(job.pid, signal.SIGINT)
+    out, _ = job.communicate(timeout=300)
+    _kill_session(job.pid)
+    assert job.returncode == 0, out[-3000:]
+    assert "interrupted: resume with tunestack.resume(" in out, out[-3000:]
+    _, parent, _ = runs_of(f"sqlite:///{tmp_path}/mlflow.db", "killme")
+    assert parent.info.status == "KILLED"
+    ended_before = _journal(job_dir)
+    assert 3 <= len(ended_before) < 10
+
+    resumed = _run(["resume", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True)
+    out, err = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, err[-3000:]
+    summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
+    ended = _journal(job_dir)
+    assert not summary["interrupted"] and summary["statuses"] == ["completed"] * 10, out[-3000:]
+    assert ended[:len(ended_before)] == ended_before and len(set(ended)) == len(ended) == 10
+    assert len(set(marks.read_text().splitlines())) == 10
+    _, parent, children = runs_of(summary["tracking_uri"], "killme")
+    assert parent.info.status == "FINISHED" and len(children) == 10

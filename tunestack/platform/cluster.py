@@ -28,7 +28,9 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
         return
     kwargs.setdefault("runtime_env", {"worker_process_setup_hook":
                                       "tunestack.platform.session.quiet_worker_logs"})
-    ray.init(**kwargs)
+    # without an address a local Ray starts, unless RAY_ADDRESS names one (as `ray job submit` does);
+    # plain ray.init() would also join whatever cluster /tmp/ray/ray_current_cluster last named
+    ray.init(address=None if os.environ.get("RAY_ADDRESS") else "local", **kwargs)
 
 
 def trial_resources(resources: Mapping[str, Any]) -> dict[str, float]:

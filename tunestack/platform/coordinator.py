@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from ..schedulers import Scheduler
 from ..searchers import Searcher
 
-__all__ = ["Coordinator", "TrialInfo", "FINISHED"]
+__all__ = ["Coordinator", "TrialInfo", "FINISHED", "read_journal"]
 
 FINISHED = "FINISHED"  # the value Ray's Searcher.suggest returns when no trial will follow
 RUNNING, PAUSED, DONE = "running", "paused", "done"
@@ -61,6 +61,10 @@ class Coordinator:
         # seconds, so after a driver kill this is what keeps finished trials from being lost or re-run
         self.journal_path: str | None = None
         self.unsaved_ends = 0  # trials ended since Ray last saved the experiment
+        # after a restore: suggestions whose Ray trial the restored experiment does not hold (Ray's
+        # snapshot was older than ours), handed out again to new Ray trials before anything new is asked
+        self.reissue: list[str] = []
+        self.needs_reconcile = False  # set by load_state_dict; done at the first choose()
 
     # ---- the searcher side -----------------------------------------------------------------
     @property
@@ -69,11 +73,11 @@ class Coordinator:
 
     @property
     def search_finished(self) -> bool:
-        return len(self.trials) >= self.num_samples
+        return len(self.trials) + len(self.reissue) >= self.num_samples
 
     def suggest(self, ray_id: str) -> dict | str | None:
         """A new configuration for Ray trial ``ray_id``, ``None`` (not now) or ``FINISHED``."""
-        if self.search_finished:
+        if self.search_finished and not self.reissue:
             return FINISHED
         if self.n_live >= self.max_concurrent + self.lookahead:
             return None
@@ -86,11 +90,16 @@ class Coordinator:
                 return None
             if act.kind == "done":
                 return FINISHED
-        sug = self.searcher.ask()
-        self.trials[ray_id] = TrialInfo(sug.id)
+        if self.reissue:
+            sid = self.reissue.pop(0)
+            config = self.searcher.space.decode(self.searcher.trials[sid].vector)
+        else:
+            sug = self.searcher.ask()
+            sid, config = sug.id, sug.config
+        self.trials[ray_id] = TrialInfo(sid)
         if self.scheduler is not None:
             self.scheduler.add_trial(ray_id)
-        return sug.config
+        return config
 
     def on_result(self, ray_id: str, result: Mapping[str, Any]) -> str:
         """Record a result; with a scheduler, return its decision (continue | pause | stop)."""
@@ -137,21 +146,23 @@ class Coordinator:
         self._end(ray_id, info, result, error)
         self.unsaved_ends += 1
         if self.journal_path:
+            rec = self.searcher.trials.get(info.sid)
+            config = self.searcher.space.decode(rec.vector) if rec is not None else None
+            line = json.dumps({"ray_id": ray_id, "value": info.last_value, "budget": info.budget,
+                               "outcome": info.outcome, "error": error, "history": info.history,
+                               "config": config}, default=_plain)
             with open(self.journal_path, "a") as f:
-                f.write(json.dumps({"ray_id": ray_id, "value": info.last_value, "budget": info.budget,
-                                    "outcome": info.outcome, "error": error,
-                                    "history": info.history}) + "\n")
+                f.write(line + "\n")
 
     def replay_journal(self) -> int:
         """Apply the ends recorded after the state was saved; returns how many were applied."""
-        if not self.journal_path or not os.path.exists(self.journal_path):
-            return 0
         n = 0
-        with open(self.journal_path) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        for rec in records:
+        for rec in read_journal(self.journal_path):
             info = self.trials.get(rec["ray_id"])
-            if info is None or info.status == DONE:
+            if info is None:
+                n += self._adopt(rec)
+                continue
+            if info.status == DONE:
                 continue
             seen = {b for b, _ in info.history}
             for b, v in rec["history"]:
@@ -164,6 +175,47 @@ class Coordinator:
             self._end(rec["ray_id"], info, None, rec["error"])
             n += 1
         return n
+
+    def _adopt(self, rec: Mapping[str, Any]) -> int:
+        """A trial that Ray created and that ended after the saved state: the state has never heard of
+        it, so its result goes to the searcher as an observation of its (journaled) configuration, and
+        it counts as one of the job's trials; it is not run again."""
+        if not rec.get("config"):
+            return 0
+        value = None if rec["error"] else rec["value"]
+        history = [(float(b), v) for b, v in rec.get("history") or []]
+        if self.scheduler is None or not history:
+            budget = None if self.scheduler is None else (rec["budget"] or None)
+            sid = self.searcher.add_observation(rec["config"], value, budget=budget)
+        else:
+            sid = self.searcher.add_observation(rec["config"], history[0][1], budget=history[0][0])
+            for b, v in history[1:]:
+                self.searcher.tell(sid, v, budget=b)
+        self.trials[rec["ray_id"]] = TrialInfo(sid, DONE, rec["value"], float(rec["budget"] or 0.0),
+                                               rec["outcome"], True, history)
+        self.finished_order.append(rec["ray_id"])
+        return 1
+
+    def reconcile(self, ray_status: Mapping[str, str]) -> list[str]:
+        """Make the restored state and Ray's restored trials agree; returns the Ray ids to stop.
+
+        Ray saves its trial list and this state in one snapshot, but copies the files to the job
+        directory one by one, so a driver killed during the copy can leave them from different
+        snapshots.  A Ray trial unknown here (its suggestion was made after our state was saved) is
+        stopped: the searcher, restored to before it, suggests again.  A trial of ours that Ray does
+        not hold (and that had not ended) is handed out again, from scratch, to the next new Ray trial.
+        """
+        stop = [rid for rid, st in ray_status.items()
+                if rid not in self.trials and st in ("PENDING", "PAUSED", "RUNNING")]
+        for rid, t in list(self.trials.items()):
+            if t.status != DONE and rid not in ray_status:
+                del self.trials[rid]
+                if rid in self.resume_queue:
+                    self.resume_queue.remove(rid)
+                if self.scheduler is not None:
+                    self.scheduler.on_failure(rid)
+                self.reissue.append(t.sid)
+        return stop
 
     def _end(self, ray_id: str, info: TrialInfo, result: Mapping[str, Any] | None, error: bool) -> None:
         if result:
@@ -202,10 +254,12 @@ class Coordinator:
 
         ``ray_status`` maps Ray trial ids to Ray's status strings (PENDING, PAUSED, RUNNING, ...).
         """
+        unknown = self.reconcile(ray_status) if self.needs_reconcile else []
+        self.needs_reconcile = False
         # trials that ended before a driver restart but that Ray's older snapshot still lists as unfinished
         ended = [rid for rid, st in ray_status.items() if st in ("PENDING", "PAUSED")
                  and rid in self.trials and self.trials[rid].status == DONE]
-        stops = ended + [rid for rid in self.stop_queue if ray_status.get(rid) == "PAUSED"]
+        stops = unknown + ended + [rid for rid in self.stop_queue if ray_status.get(rid) == "PAUSED"]
         self.stop_queue = [rid for rid in self.stop_queue if ray_status.get(rid) in ("RUNNING", "PENDING")]
         if stops:
             return None, stops
@@ -249,6 +303,7 @@ class Coordinator:
             "resume_queue": list(self.resume_queue),
             "stop_queue": list(self.stop_queue),
             "finished_order": list(self.finished_order),
+            "reissue": list(self.reissue),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -264,6 +319,8 @@ class Coordinator:
         self.resume_queue = list(state["resume_queue"])
         self.stop_queue = list(state.get("stop_queue", []))
         self.finished_order = list(state["finished_order"])
+        self.reissue = list(state.get("reissue", []))
+        self.needs_reconcile = True
 
     # ---- results ------------------------------------------------------------------------------
     def best(self, max_budget: float | None = None) -> tuple[str, float] | None:
@@ -278,6 +335,25 @@ class Coordinator:
             return None
         rid, t = min(done, key=lambda x: sign * x[1].last_value)
         return rid, t.last_value
+
+
+def read_journal(path: str | None) -> list[dict]:
+    """The journal's records; a last line cut short by a kill is left out."""
+    if not path or not os.path.exists(path):
+        return []
+    records = []
+    with open(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars in a configuration as plain Python values."""
+    return v.item() if hasattr(v, "item") else str(v)
 
 
 def _finite(v: Any) -> float | None:

@@ -233,15 +233,36 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
             interrupted, grid = True, None
     coord = _live_coordinator(spec.job_id, coord)
     if restoring and tracker is not None:
-        # trials that ended just before the driver was killed may not have reached MLflow then
-        for rid, t in coord.trials.items():
-            if t.status == "done":
-                tracker.end_trial(rid, t.outcome, t.budget)
+        _retrack_ended(tracker, coord)
+    # Ray's own SIGINT handler ends the run without raising: trials left unfinished mean it was cut
+    # short, by the user or by time_budget_s
+    unfinished = [t for t in coord.trials.values() if t.status != "done"]
+    if unfinished and spec.time_budget_s is not None and time.time() - start >= spec.time_budget_s:
+        for t in unfinished:
+            t.outcome = t.outcome or f"stopped: time_budget_s={spec.time_budget_s:g} reached"
+    else:
+        interrupted = interrupted or bool(unfinished)
     result = _collect(coord, grid, spec, space, job_dir, interrupted)
     _finish_tracking(tracker, result, spec, space, job_dir, coord)
     if verbose:
         _print_summary(result, time.time() - start)
     return result
+
+
+def _retrack_ended(tracker: Any, coord: Coordinator) -> None:
+    """After a resume: trials that ended just before the driver was killed may not have reached MLflow
+    (or, ended after the last snapshot, have no run there yet): send their params and end again (the
+    writer keeps a run's params as first logged)."""
+    from .tracking import flat_params
+
+    for rid, t in coord.trials.items():
+        if t.status != "done":
+            continue
+        rec = coord.searcher.trials.get(t.sid)
+        if rec is not None:
+            tracker.send("trial_start", trial=rid, name=rid,
+                         params=flat_params(coord.searcher.space.decode(rec.vector)), tags={})
+        tracker.end_trial(rid, t.outcome, t.budget)
 
 
 def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str | None = None,

@@ -259,6 +259,8 @@ class TrackingCallback(Callback):
         coord = live(self.job_id, "coordinator")
         t = coord.trials.get(trial.trial_id) if coord is not None else None
         outcome = (t.outcome if t is not None and t.outcome else ("failed" if error else "completed"))
+        if coord is not None and t is None:  # stopped at a resume, its suggestion made again (reconcile)
+            outcome = "stopped: replaced when the job was resumed"
         if error:
             outcome = "failed: " + _error_summary(trial)
         c.end_trial(trial.trial_id, outcome, t.budget if t is not None else None,

@@ -40,4 +40,5 @@ else:
         "budgets": result.table["budget"].tolist(),
         "scheduler": None if result.coordinator.scheduler is None else result.coordinator.scheduler.name,
         "searcher": result.coordinator.searcher.name, "tracking_uri": result.tracking_uri,
+        "interrupted": result.interrupted,
         "best_value": result.best_value}))

@@ -1,0 +1,122 @@
+"""The coordinator's restore path without Ray: journal replay, and reconciling with Ray's trial list."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunestack.platform.coordinator import FINISHED, Coordinator, read_journal
+from tunestack.schedulers import create as create_scheduler
+from tunestack.searchers import create as create_searcher
+
+def _space():
+    from ray import tune
+
+    return {"x": tune.uniform(0.0, 1.0), "y": tune.uniform(0.0, 1.0)}
+
+
+def _coordinator(tmp_path, scheduler=None, num_samples=6, max_concurrent=2):
+    searcher = create_searcher("random", _space(), mode="min", seed=3)
+    sched = None if scheduler is None else create_scheduler(scheduler, min_budget=1, max_budget=4, eta=2,
+                                                           mode="min", seed=3)
+    c = Coordinator(searcher, sched, "loss", "min", num_samples, max_concurrent, lookahead=0)
+    c.journal_path = str(tmp_path / "journal.jsonl")
+    return c
+
+
+def _restored(tmp_path, state, scheduler=None, **kw):
+    c = _coordinator(tmp_path, scheduler, **kw)
+    c.load_state_dict(json.loads(json.dumps(state)))
+    return c
+
+
+def _loss(config):
+    return config["x"] ** 2 + config["y"]
+
+
+def test_a_trial_ended_after_the_snapshot_is_adopted_not_run_again(tmp_path):
+    a = _coordinator(tmp_path)
+    c1, c2 = a.suggest("r1"), a.suggest("r2")
+    snapshot = a.state_dict()  # what Ray saved; then r3 is created and r1, r3 end before the kill
+    a.on_complete("r1", {"loss": _loss(c1), "training_iteration": 1}, False)
+    c3 = a.suggest("r3")
+    a.on_complete("r3", {"loss": _loss(c3), "training_iteration": 1}, False)
+
+    b = _restored(tmp_path, snapshot)
+    assert b.replay_journal() == 2
+    assert set(b.trials) == {"r1", "r2", "r3"}
+    assert b.trials["r3"].status == "done" and b.trials["r3"].last_value == pytest.approx(_loss(c3))
+    assert b.trials["r2"].status == "running"
+    told = {tuple(round(v, 9) for v in b.searcher.space.decode(r.vector).values()): r.results
+            for r in b.searcher.trials.values()}
+    assert told[(round(c3["x"], 9), round(c3["y"], 9))] == {None: pytest.approx(_loss(c3))}
+    # the rest of the job never repeats r3's configuration, and counts it as one of its trials
+    b.on_complete("r2", {"loss": _loss(c2)}, False)
+    later = []
+    for i in range(3):
+        later.append(b.suggest(f"n{i}"))
+        b.on_complete(f"n{i}", {"loss": 1.0}, False)
+    assert all(isinstance(c, dict) for c in later) and c3 not in later
+    assert b.suggest("n9") == FINISHED and len(b.trials) == 6
+
+
+def test_a_journal_line_cut_short_by_a_kill_is_left_out(tmp_path):
+    a = _coordinator(tmp_path)
+    c1 = a.suggest("r1")
+    snapshot = a.state_dict()
+    a.on_complete("r1", {"loss": _loss(c1)}, False)
+    with open(a.journal_path, "a") as f:
+        f.write('{"ray_id": "r2", "value": 0.')
+    assert [r["ray_id"] for r in read_journal(a.journal_path)] == ["r1"]
+    b = _restored(tmp_path, snapshot)
+    assert b.replay_journal() == 1 and b.trials["r1"].status == "done"
+
+
+def test_reconcile_stops_unknown_ray_trials_and_hands_out_lost_ones_again(tmp_path):
+    a = _coordinator(tmp_path)
+    c1, c2 = a.suggest("r1"), a.suggest("r2")
+    b = _restored(tmp_path, a.state_dict())
+    assert b.suggest("x") is None  # two trials live: nothing new yet
+    # Ray's restored list holds r1 and a trial it created after our state was saved, but not r2
+    run, stop = b.choose({"r1": "PENDING", "orphan": "PENDING"})
+    assert stop == ["orphan"] and run is None
+    assert "r2" not in b.trials and b.n_live == 1
+    assert b.suggest("r2b") == c2  # r2's suggestion again, under the new Ray trial
+    assert b.trials["r2b"].sid == a.trials["r2"].sid
+    assert b.choose({"r1": "PENDING", "r2b": "PENDING"}) == ("r1", [])  # reconciled once only
+    assert len(b.trials) == 2 and not b.reissue
+    del c1
+
+
+def test_lost_trials_never_stall_the_job(tmp_path):
+    """Both live trials of our state are missing from Ray's list: without reconciling, they would count
+    as running forever and no trial would ever start."""
+    a = _coordinator(tmp_path, num_samples=4)
+    a.suggest("r1"), a.suggest("r2")
+    b = _restored(tmp_path, a.state_dict(), num_samples=4)
+    assert b.choose({}) == (None, [])
+    got = [b.suggest(f"n{i}") for i in range(2)]
+    assert all(isinstance(c, dict) for c in got) and b.reissue == []
+    b.on_complete("n0", {"loss": 1.0}, False)
+    b.on_complete("n1", {"loss": 2.0}, False)
+    assert isinstance(b.suggest("n2"), dict) and isinstance(b.suggest("n3"), dict)
+    assert b.suggest("n4") == FINISHED
+
+
+def test_reissue_survives_a_state_round_trip(tmp_path):
+    a = _coordinator(tmp_path)
+    a.suggest("r1")
+    b = _restored(tmp_path, a.state_dict())
+    b.choose({})
+    c = _restored(tmp_path, b.state_dict())
+    assert c.reissue == b.reissue == [a.trials["r1"].sid]
+
+
+def test_reconcile_with_a_scheduler_core(tmp_path):
+    a = _coordinator(tmp_path, scheduler="asha")
+    c1 = a.suggest("r1")
+    b = _restored(tmp_path, a.state_dict(), scheduler="asha")
+    b.choose({})
+    assert b.scheduler.trial_status("r1")["status"] == "failed"
+    assert b.suggest("r1b") == c1
+    assert b.on_result("r1b", {"loss": 0.5, "training_iteration": 1}) in ("continue", "pause", "stop")

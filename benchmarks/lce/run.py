@@ -55,8 +55,9 @@ def table(name: str, split: str = "all") -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 # ---- time saved vs training every trial to the end ---------------------------------------------------
-def replay(values: np.ndarray, budgets: np.ndarray, seed: int, **kw: Any) -> np.ndarray:
-    """Run the LCE rule over the curves in order (one worker); the number of budgets each trial ran."""
+def replay(values: np.ndarray, budgets: np.ndarray, seed: int, info: dict | None = None, **kw: Any) -> np.ndarray:
+    """Run the LCE rule over the curves in order (one worker); the number of budgets each trial ran.
+    ``info``, if given, receives the scheduler's learnt log-space weight at the end."""
     s = create("lce", min_budget=float(budgets[0]), max_budget=float(budgets[-1]), seed=seed, **kw)
     ran = np.zeros(len(values), dtype=int)
     for i, curve in enumerate(values):
@@ -65,6 +66,8 @@ def replay(values: np.ndarray, budgets: np.ndarray, seed: int, **kw: Any) -> np.
             ran[i] = j + 1
             if s.on_result(str(i), float(b), float(v)).action == "stop":
                 break
+    if info is not None:
+        info["log_weight"] = s.log_weight
     return ran
 
 
@@ -78,7 +81,8 @@ def savings(seeds: int, trials: int, benches: tuple[str, ...], split: str = "all
             order = np.random.default_rng(seed).permutation(len(vals))[:n]
             v, c = vals[order], cum[order]
             t0 = time.perf_counter()
-            ran = replay(v, budgets, seed, **kw)
+            info: dict = {}
+            ran = replay(v, budgets, seed, info, **kw)
             wall = time.perf_counter() - t0
             full_cost, used = float(c[:, -1].sum()), float(c[np.arange(n), ran - 1].sum())
             best_full = float(np.nanmin(v[:, -1]))
@@ -87,7 +91,8 @@ def savings(seeds: int, trials: int, benches: tuple[str, ...], split: str = "all
             rows.append({"seed": seed, "saved": 1 - used / full_cost, "best_full": best_full,
                          "best_lce": best_lce, "rel_regret": (best_lce - best_full) / abs(best_full),
                          "abs_regret": best_lce - best_full, "better_finals_missed": int(np.sum(v[:, -1] < best_lce)),
-                         "completed": int(done.sum()), "trials": n, "scheduler_seconds": wall})
+                         "completed": int(done.sum()), "trials": n, "scheduler_seconds": wall,
+                         "log_weight": info.get("log_weight")})
         saved = np.array([r["saved"] for r in rows])
         reg = np.array([r["rel_regret"] for r in rows])
         out[name] = {"configs_in_table": len(vals), "split": split, "options": kw, "trials": n, "seeds": seeds,
@@ -97,7 +102,8 @@ def savings(seeds: int, trials: int, benches: tuple[str, ...], split: str = "all
                      "seeds_within_1pct": int((reg <= 0.01).sum()), "rows": rows}
         print(f"{name}: {n} trials x {seeds} seeds: saved {saved.mean():.1%} (min {saved.min():.1%}), "
               f"relative regret of the final best mean {reg.mean():.2%} max {reg.max():.2%}, "
-              f"{int((reg <= 0.01).sum())}/{seeds} seeds within 1%")
+              f"{int((reg <= 0.01).sum())}/{seeds} seeds within 1%; learnt log-space weight "
+              f"{np.mean([r['log_weight'] for r in rows]):.2f}")
     return out
 
 

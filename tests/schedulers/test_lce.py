@@ -11,7 +11,8 @@ import pytest
 from benchmarks.lce.synthetic import curve as synthetic_curve
 from tunestack.schedulers import SchedulerError, create
 from tunestack.schedulers.lce import LCEScheduler, predict_final
-from tunestack.schedulers.lce.calibration import backtest, probit_recalibrate, recalibrate, scale_recalibrate
+from tunestack.schedulers.lce.calibration import (backtest, pits, probit_recalibrate, recalibrate, scale_recalibrate,
+                                                  space_weight)
 from tunestack.schedulers.lce.curves import FAMILIES, family_names
 
 T = 50
@@ -70,7 +71,7 @@ def test_the_ensemble_drops_families_that_cannot_make_the_shape_and_covers_the_t
     t = BUDGETS / T
     clean = 0.3 + 0.6 / (1 + (10 * t) ** 2.5)  # MMF: a plateau, then a drop
     y = clean + 0.006 * np.random.default_rng(3).standard_normal(T)
-    p = predict_final(t[:30], y[:30])
+    p = predict_final(t[:30], y[:30], spaces=("identity",))
     # the convex-from-the-start families cannot produce it
     assert p.family_weights["pow3"] + p.family_weights["ilog2"] + p.family_weights["loglog"] < 0.05
     assert p.family_weights["mmf"] + p.family_weights["janoschek"] > 0.2
@@ -86,7 +87,9 @@ def test_the_hyper_g_prior_does_not_shrink_a_large_drop():
     t = BUDGETS / T
     clean = 0.05 + 0.9 * np.exp(-6 * t)
     y = clean + 0.002 * np.random.default_rng(7).standard_normal(T)
-    hyper, unit = predict_final(t[:20], y[:20]), predict_final(t[:20], y[:20], g_prior="unit")
+    ident = ("identity",)  # the g prior is the same in both value spaces; tested in one
+    hyper = predict_final(t[:20], y[:20], spaces=ident)
+    unit = predict_final(t[:20], y[:20], g_prior="unit", spaces=ident)
     assert hyper.median() == pytest.approx(clean[-1], abs=0.01)
     lo, hi = hyper.interval(0.9)
     assert lo < clean[-1] < hi + 0.002 and hi - lo < 0.1
@@ -105,6 +108,45 @@ def test_quantiles_invert_the_cdf_and_the_density_integrates():
     dens = np.array([p.pdf(x) for x in grid])
     assert np.trapezoid(dens, grid) == pytest.approx(1 - 2e-4, abs=2e-3)
     assert p.logpdf(qs[1]) == pytest.approx(math.log(p.pdf(qs[1])))
+
+
+def _power_law_multiplicative(rng, a=0.5, alpha=0.9, noise=0.05):
+    """A loss falling towards zero as a power law, noise proportional to the value (log-space truth)."""
+    return a * BUDGETS ** -alpha * np.exp(noise * rng.standard_normal(T))
+
+
+def test_a_positive_curve_is_also_fitted_in_log_space_which_keeps_the_final_positive():
+    rng = np.random.default_rng(21)
+    truth = 0.5 * T ** -0.9
+    for _ in range(3):
+        y = _power_law_multiplicative(rng)
+        both = predict_final(BUDGETS[:15] / T, y[:15])
+        ident = predict_final(BUDGETS[:15] / T, y[:15], spaces=("identity",))
+        logsp = predict_final(BUDGETS[:15] / T, y[:15], spaces=("log",))
+        assert both.space_weights["log"] > 0.6  # the evidence prefers the space where the noise is iid
+        assert sum(both.space_weights.values()) == pytest.approx(1.0)
+        assert logsp.cdf(0.0) == 0.0 and logsp.cdf(-1.0) == 0.0 and logsp.pdf(-1.0) == 0.0
+        assert both.cdf(0.0) < 0.5 * ident.cdf(0.0)  # the identity space puts mass on impossible losses
+        assert logsp.logpdf(truth) > ident.logpdf(truth)
+        assert both.median() == pytest.approx(truth, rel=0.35)
+    # a curve with a value <= 0 is fitted in the identity space only
+    neg = predict_final(BUDGETS[:15] / T, y[:15] - 0.1)
+    assert neg.space_weights == {"identity": 1.0} and not neg.log.any()
+
+
+def test_log_space_quantiles_invert_the_cdf_and_the_density_integrates():
+    y = _power_law_multiplicative(np.random.default_rng(5), noise=0.1)
+    p = predict_final(BUDGETS[:10] / T, y[:10], spaces=("log",))
+    assert p.log.all() and p.mean() == math.inf  # a log-Student-t has no mean
+    qs = p.quantile([0.01, 0.5, 0.99])
+    assert 0 < qs[0] < qs[1] < qs[2]
+    for q, x in zip([0.01, 0.5, 0.99], qs):
+        assert p.cdf(x) == pytest.approx(q, abs=1e-8)
+    grid = np.geomspace(*p.quantile([1e-4, 1 - 1e-4]), 20001)
+    dens = np.array([p.pdf(x) for x in grid])
+    assert np.trapezoid(dens, grid) == pytest.approx(1 - 2e-4, abs=3e-3)
+    given = predict_final(BUDGETS[:10] / T, y[:10]).given_space("log")
+    assert given.cdf(float(qs[1])) == pytest.approx(p.cdf(float(qs[1])), abs=0.05)
 
 
 def test_bad_inputs_are_refused_clearly():
@@ -173,11 +215,34 @@ def test_scale_recalibration_learns_the_spread_in_both_directions():
     assert scale_recalibrate(0.5, 0.3, overconfident) == pytest.approx(0.5)  # the location is not moved
 
 
-def test_backtest_gives_pits_at_the_checkpoints():
+def test_backtest_gives_records_at_the_checkpoints_in_both_spaces():
     y = 0.1 + 0.8 * BUDGETS ** -0.7
-    pits = backtest(BUDGETS[:-1], y[:-1], T, float(y[-1]), 5, 0.1, predict_final)
-    assert [f for f, _ in pits] == [0.1, 0.2, 0.3, 0.5, 0.7]
-    assert all(0.0 <= u <= 1.0 for _, u in pits)
+    recs = backtest(BUDGETS[:-1], y[:-1], T, float(y[-1]), 5, 0.1, predict_final)
+    assert [r[0] for r in recs] == [0.1, 0.2, 0.3, 0.5, 0.7]
+    for frac, d, lp_id, u_id, lp_log, u_log in recs:
+        assert math.isfinite(d) and 0.0 <= u_id <= 1.0 and 0.0 <= u_log <= 1.0
+        assert -50 <= lp_id <= 50 and -50 <= lp_log <= 50
+    u = pits(recs, 0.5)
+    assert all(min(r[3], r[5]) <= uu <= max(r[3], r[5]) for r, (_, uu) in zip(recs, u))
+    # a curve with a value <= 0 has no log space: its records say so
+    neg = backtest(BUDGETS[:-1], y[:-1] - 0.5, T, float(y[-1] - 0.5), 5, 0.1, predict_final)
+    assert all(r[1] is None and r[4] is None and r[5] is None for r in neg)
+    # a stopped trial is back-tested on its last result: prefixes at fractions of that budget
+    short = backtest(BUDGETS[:29], y[:29], T, float(y[29]), 5, 0.1, predict_final, target_budget=30.0)
+    assert [r[0] for r in short] == [0.2, 0.3, 0.5, 0.7]  # 0.1 * 30 = 3 results: too few
+
+
+def test_space_weight_follows_the_back_tests():
+    """Bayesian stacking of the two value spaces: the space that predicted the finals better wins."""
+    assert space_weight({}) == 0.5
+    # d = 0 (the prefixes did not tell the spaces apart); the log space predicted the finals better
+    log_better = {str(i): [[0.3, 0.0, -3.0, 0.5, 1.0, 0.5]] for i in range(20)}
+    id_better = {str(i): [[0.3, 0.0, 1.0, 0.5, -3.0, 0.5]] for i in range(20)}
+    assert space_weight(log_better) > 0.9 and space_weight(id_better) < 0.1
+    # one trial is little evidence: the Beta(2, 2) prior keeps the weight near 1/2
+    assert 0.5 < space_weight({"a": log_better["0"]}) < 0.8
+    # records without a log space do not count
+    assert space_weight({"a": [[0.3, None, 1.0, 0.5, None, None]]}) == 0.5
 
 
 # ---- decisions -------------------------------------------------------------------------------------
@@ -296,6 +361,29 @@ def test_state_round_trip_gives_identical_decisions():
     assert a.log == b_.log
 
 
+def test_the_scheduler_learns_the_log_space_weight_from_completed_and_stopped_trials():
+    rng = np.random.default_rng(21)
+    s = create("lce", min_budget=1, max_budget=T, seed=0)
+    weights = [s.log_weight]
+    for i in range(12):
+        y = _power_law_multiplicative(rng, rng.uniform(0.3, 1.0), rng.uniform(0.4, 1.2))
+        _run_trial(s, str(i), y)
+        weights.append(s.log_weight)
+    assert weights[0] == 0.5 and weights[-1] > 0.65  # log-space truth: the log space gains weight
+    stopped = [k for k in s.trials if s.trial_status(k)["status"] == "stopped"]
+    assert stopped and set(s.horizon_tests) <= set(stopped) and s.horizon_tests
+    assert set(s.backtests) == {k for k in s.trials if s.trial_status(k)["status"] == "completed"}
+    state = json.loads(json.dumps(s.state_dict(), allow_nan=False))
+    r = create("lce", min_budget=1, max_budget=T, seed=1)
+    r.load_state_dict(state)
+    assert r.log_weight == s.log_weight and r.backtests == s.backtests and r.pits == s.pits
+    # with the identity space alone nothing is learnt and the predictions never use log
+    only = create("lce", min_budget=1, max_budget=T, seed=0, spaces=["identity"])
+    for i in range(4):
+        _run_trial(only, str(i), _power_law_multiplicative(rng))
+    assert only.log_weight == 0.5 and not only.predict("3").log.any()
+
+
 def test_options_are_validated_with_clear_messages():
     with pytest.raises(SchedulerError, match="threshold"):
         create("lce", max_budget=10, threshold=0.7)
@@ -307,6 +395,8 @@ def test_options_are_validated_with_clear_messages():
         create("lce", max_budget=10, recalibration="isotonic")
     with pytest.raises(SchedulerError, match="check_growth"):
         create("lce", max_budget=10, check_growth=0.5)
+    with pytest.raises(SchedulerError, match="spaces"):
+        create("lce", max_budget=10, spaces=["sqrt"])
     s = create("lce", max_budget=10)
     s.add_trial("a")
     with pytest.raises(SchedulerError, match="at least"):

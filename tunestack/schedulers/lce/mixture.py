@@ -1,12 +1,14 @@
 """The predictive distribution of a curve's final value: a weighted mixture of Student-t components.
 
 Each component is one curve shape's conditional predictive (see :mod:`.posterior`); all share the degrees
-of freedom.  Quantiles invert the mixture's cdf numerically (a mixture has no closed-form quantile).
+of freedom.  A component fitted to the logarithm of the curve (``log``) is a log-Student-t: Student-t in
+``log x``, no mass at ``x <= 0``.  Quantiles invert the mixture's cdf numerically (a mixture has no
+closed-form quantile).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
@@ -16,44 +18,82 @@ __all__ = ["Prediction"]
 
 @dataclass(frozen=True)
 class Prediction:
-    """A mixture of Student-t distributions for the value at the target budget (the user's units)."""
+    """A mixture of Student-t (and log-Student-t) distributions for the value at the target budget."""
 
     weights: np.ndarray
-    loc: np.ndarray
+    loc: np.ndarray  # in the component's space: the value, or its logarithm for a log component
     scale: np.ndarray
     dof: float
     family_weights: dict
     n_eff: float
     family: np.ndarray  # index (into the families fitted) of each component
     eta: np.ndarray  # [components, 2]: the shape parameters of each component
+    log: np.ndarray | None = None  # per component: fitted to log(y) (a log-Student-t)
+    space_weights: dict = field(default_factory=dict)  # posterior mass of each value space
+    space_log_evidence: dict = field(default_factory=dict)  # log (tempered) evidence of each space
+    within: np.ndarray | None = None  # each component's weight given its space (sums to 1 per space)
 
-    def shape_mean(self, family: int) -> np.ndarray:
-        """Posterior mean of the shape parameters of one family (given that family)."""
-        m = self.family == family
+    def __post_init__(self) -> None:
+        if self.log is None:
+            object.__setattr__(self, "log", np.zeros(len(self.weights), dtype=bool))
+        if self.within is None:
+            object.__setattr__(self, "within", self.weights)
+
+    def given_space(self, space: str) -> "Prediction":
+        """The predictive given one value space (``"identity"`` or ``"log"``): its components alone."""
+        m = self.log if space == "log" else ~self.log
+        if not np.any(m) or not self.within[m].sum() > 0:
+            raise ValueError(f"the value space {space!r} has no components in this prediction")
+        w = self.within[m] / self.within[m].sum()
+        fam = {k: 0.0 for k in self.family_weights}
+        return Prediction(w, self.loc[m], self.scale[m], self.dof, fam, self.n_eff, self.family[m], self.eta[m],
+                          self.log[m], {space: 1.0}, {space: self.space_log_evidence.get(space, 0.0)})
+
+    def shape_mean(self, family: int, log: bool = False) -> np.ndarray:
+        """Posterior mean of the shape parameters of one family (given that family and value space)."""
+        m = (self.family == family) & (self.log == log)
         if not np.any(m):
             raise ValueError(f"family {family} has no posterior mass")
         w = self.weights[m] / self.weights[m].sum()
         return w @ self.eta[m]
 
+    def _z(self, x: np.ndarray) -> np.ndarray:
+        """Standardised arguments ``[components, len(x)]`` (``-inf`` for a log component at ``x <= 0``)."""
+        x = np.atleast_1d(np.asarray(x, dtype=float))[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lx = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
+        u = np.where(self.log[:, None], lx, x)
+        return (u - self.loc[:, None]) / self.scale[:, None]
+
     def cdf(self, x: float) -> float:
-        return float(np.dot(self.weights, special.stdtr(self.dof, (x - self.loc) / self.scale)))
+        return float(np.dot(self.weights, special.stdtr(self.dof, self._z(x)[:, 0])))
 
     def sf(self, x: float) -> float:
         return 1.0 - self.cdf(x)
 
+    def _log_dens(self, x: float) -> np.ndarray:
+        """Log density of every component at ``x`` (the log components with their Jacobian ``1/x``)."""
+        z = self._z(x)[:, 0]
+        jac = np.where(self.log, -math.log(x) if x > 0 else -np.inf, 0.0)
+        with np.errstate(invalid="ignore"):
+            lp = _t_logpdf(z, self.dof) - np.log(self.scale) + jac
+        return np.where(np.isfinite(z), lp, -np.inf)
+
     def logpdf(self, x: float) -> float:
-        lp = _t_logpdf((x - self.loc) / self.scale, self.dof) - np.log(self.scale)
-        return float(special.logsumexp(lp, b=self.weights))
+        return float(special.logsumexp(self._log_dens(x), b=self.weights))
 
     def mean(self) -> float:
+        """The mixture's mean; infinite when a log-Student-t component has weight (its mean does not
+        exist: the exponential of a heavy tail)."""
+        if np.any(self.log & (self.weights > 0)):
+            return math.inf
         return float(np.dot(self.weights, self.loc))
 
     def median(self) -> float:
         return float(self.quantile([0.5])[0])
 
     def pdf(self, x: float) -> float:
-        z = (x - self.loc) / self.scale
-        return float(np.dot(self.weights, np.exp(_t_logpdf(z, self.dof)) / self.scale))
+        return float(np.dot(self.weights, np.exp(self._log_dens(x))))
 
     def quantile(self, qs: list[float] | np.ndarray) -> np.ndarray:
         """Quantiles of the mixture: safeguarded Newton steps on its cdf inside a shrinking bracket."""
@@ -63,33 +103,41 @@ class Prediction:
         if not 0.0 < q < 1.0:
             raise ValueError(f"a quantile level must be in (0, 1), got {q}")
         comp = self.loc + self.scale * float(special.stdtrit(self.dof, q))
+        comp = np.where(self.log, np.exp(np.clip(comp, -_LOG_MAX, _LOG_MAX)), comp)
         lo, hi = float(np.min(comp)), float(np.max(comp))  # the mixture quantile lies between these
         lo, hi = self._bracket(q, lo, hi)
-        x = 0.5 * (lo + hi)
-        tol = 1e-9 * max(hi - lo, float(np.min(self.scale)))
-        for _ in range(100):
+        x = _mid(lo, hi)
+        for _ in range(200):
             err = self.cdf(x) - q
             if err < 0:
                 lo = x
             else:
                 hi = x
-            if abs(err) < 1e-9 or hi - lo <= tol:
+            if abs(err) < 1e-10 or hi - lo <= 1e-13 * (abs(lo) + abs(hi)):
                 break
             dens = self.pdf(x)
             step = x - err / dens if dens > 0 else math.nan
-            x = step if lo < step < hi else 0.5 * (lo + hi)
+            x = step if lo < step < hi else _mid(lo, hi)
         return x
 
     def _bracket(self, q: float, lo: float, hi: float, points: int = 17) -> tuple[float, float]:
         """A narrower bracket of the ``q``-quantile from the cdf at ``points`` points at once."""
-        xs = np.linspace(lo, hi, points)
-        cdf = self.weights @ special.stdtr(self.dof, (xs[None, :] - self.loc[:, None]) / self.scale[:, None])
+        xs = np.geomspace(lo, hi, points) if lo > 0 and hi > 10 * lo else np.linspace(lo, hi, points)
+        cdf = self.weights @ special.stdtr(self.dof, self._z(xs))
         i = int(np.searchsorted(cdf, q))  # cdf[i - 1] < q <= cdf[i]
         return float(xs[max(i - 1, 0)]), float(xs[min(i, points - 1)])
 
     def interval(self, level: float) -> tuple[float, float]:
         lo, hi = self.quantile([(1 - level) / 2, (1 + level) / 2])
         return float(lo), float(hi)
+
+
+_LOG_MAX = 700.0  # exp() beyond this overflows (underflows)
+
+
+def _mid(lo: float, hi: float) -> float:
+    """Bisection point: geometric across decades (log components' long right tails), else arithmetic."""
+    return math.sqrt(lo * hi) if lo > 0 and hi > 10 * lo else 0.5 * (lo + hi)
 
 
 def _t_logpdf(z: np.ndarray, dof: float) -> np.ndarray:

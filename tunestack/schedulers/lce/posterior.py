@@ -27,22 +27,35 @@ module computes a cheaper posterior of the same kind *without sampling*, exactly
 * Learning-curve noise is autocorrelated (a good epoch is followed by a good epoch), which makes an iid
   likelihood overconfident.  The lag-1 autocorrelation ``rho`` of the best component's residuals gives
   an effective sample size ``n_eff = n (1 - rho) / (1 + rho)`` (the AR(1) variance inflation), and the
-  likelihood is tempered by ``n_eff / n`` (the sufficient statistics count ``n_eff`` points).
+  likelihood is tempered by ``n_eff / n`` (the sufficient statistics count ``n_eff`` points).  One
+  ``rho`` (the smaller of the two spaces' below) serves every component, so that evidence compares.
+* Two value spaces.  A positive curve (a loss, an error rate) is also fitted as ``log y = c + a phi``
+  (each component then a log-Student-t predictive): multiplicative noise becomes iid, and an
+  extrapolation can approach zero but never cross it, where the identity space, extrapolating a steep
+  early drop, puts mass on impossible negative losses.  The spaces compare through the marginal
+  likelihood of the data in the units of ``y``: the log space in Box & Cox's (1964, JRSS B, Sec. 3)
+  normalised form ``g log y`` (``g`` the geometric mean, unit Jacobian), the same reference prior in
+  both.  Their prior masses (``space_prior``) are learnt by the scheduler from back-tests of its own
+  trials (:func:`.calibration.space_weight`, Bayesian stacking), because the prefix fit alone rarely
+  tells the spaces apart while their extrapolations differ.  A curve with any value ``<= 0`` is fitted
+  in the identity space only.
 """
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import numpy as np
 
 from .curves import FAMILIES, Family, basis
 from .mixture import Prediction
 
-__all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS"]
+__all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS", "SPACES"]
 
 MIN_POINTS = 4  # fewer points leave too few degrees of freedom for a noise estimate
 TEMPER = 0.25  # learning rate of the shape posterior (see the module docstring)
 G_PRIORS = ("hyper-g/n", "unit")  # "unit": g = n fixed (the first version; kept for ablations)
+SPACES = ("identity", "log")  # value spaces the curve is fitted in (log only for positive curves)
 _RHO_MAX = 0.9
 _DROP_MASS = 1e-5  # the lightest components holding this much posterior mass in all are dropped
 _GAP = 30.0  # tempered log-likelihood margin beyond which shapes are not evaluated (weight < e^-30)
@@ -53,39 +66,104 @@ _LOG_PU = (math.log((_A - 2.0) / 2.0) - 0.5 * _A * np.log1p(np.exp(_LOG_U)) + _L
 
 def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
                   families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True,
-                  g_prior: str = "hyper-g/n", temper: float = TEMPER) -> Prediction:
+                  g_prior: str = "hyper-g/n", temper: float = TEMPER, spaces: tuple[str, ...] = SPACES,
+                  space_prior: Mapping[str, float] | None = None) -> Prediction:
     """The posterior predictive of the curve's value at ``t_target`` from points ``(t_i, y_i)``.
 
     ``t`` are scaled times (budget / max_budget), ``y`` finite values; at least ``MIN_POINTS`` points.
+    ``spaces``: the value spaces averaged over, ``"identity"`` and ``"log"`` (used only when every value
+    is positive; see the module docstring); ``space_prior``: their prior masses (default equal).
     ``g_prior`` and ``temper`` exist for ablations (see the module docstring).
     """
-    t, y = _checked(t, y, g_prior, temper)
-    center, spread = float(np.mean(y)), float(np.std(y))
-    spread = spread if spread > 1e-12 * (1.0 + abs(center)) else 1.0
-    z = (y - center) / spread
-    phi, owner = basis(np.append(t, t_target), families)
-    eta = np.column_stack([np.concatenate([f.e1 for f in families]), np.concatenate([f.e2 for f in families])])
-    ok = np.all(np.isfinite(phi), axis=1)
-    phi, owner, eta = phi[ok], owner[ok], eta[ok]
-    prior = _log_prior(owner, len(families))
-    st = _stats(phi[:, :-1], z)
-    rho = _lag1(st, phi[:, :-1], z) if autocorrelation else 0.0
-    n_eff = max(min(len(z) * (1 - rho) / (1 + rho), len(z)), 3.0)
-    sub = _plausible(st, n_eff, temper)
-    st = {k: (v[sub] if isinstance(v, np.ndarray) else v) for k, v in st.items()}
-    phi_t, owner, eta, prior = phi[sub, -1], owner[sub], eta[sub], prior[sub]
-    components = _components_hyper if g_prior == "hyper-g/n" else _components_unit
-    logm, loc, scale2 = components(st, phi_t, n_eff)
-    logw = temper * logm + prior
-    w = np.exp(logw - logw.max())
-    w /= w.sum()
-    keep = _mass(w)
-    w = w[keep] / w[keep].sum()
-    fam_w = np.bincount(owner[keep], weights=w, minlength=len(families))
-    scale = np.sqrt(np.maximum(scale2[keep], 1e-24)) * spread
-    return Prediction(w, center + spread * loc[keep], scale, n_eff - 1.0,
-                      {f.name: float(fam_w[k]) for k, f in enumerate(families)}, float(n_eff),
-                      owner[keep], eta[keep])
+    t, y = _checked(t, y, g_prior, temper, spaces)
+    use = [sp for sp in SPACES if sp in spaces and (sp == "identity" or bool(np.all(y > 0)))] or ["identity"]
+    phi0, owner0 = basis(np.append(t, t_target), families)
+    eta0 = np.column_stack([np.concatenate([f.e1 for f in families]), np.concatenate([f.e2 for f in families])])
+    names = [f.name for f in families]
+    fits = [_Space(sp, y, phi0, owner0, eta0, len(names)) for sp in use]
+    rhos = [f.rho() if autocorrelation else 0.0 for f in fits]
+    rho = min(rhos)  # one noise model for all spaces (so that their evidence compares in any units)
+    n = len(y)
+    n_eff = max(min(n * (1 - rho) / (1 + rho), n), 3.0)
+    prior = _space_prior(space_prior, [f.space for f in fits])
+    cols: list[list[np.ndarray]] = [[] for _ in range(6)]
+    evidence: dict[str, float] = {}
+    for f in fits:
+        lm, pr, loc, scale, owner, eta = f.components(n_eff, temper, g_prior)
+        logw = temper * (lm + f.log_null(n_eff)) + pr
+        top = float(logw.max())
+        w = np.exp(logw - top)
+        evidence[f.space] = top + math.log(float(w.sum()))  # log of the space's (tempered) evidence
+        keep = _mass(w)
+        for col, a in zip(cols, (w[keep] / w[keep].sum(), loc[keep], scale[keep], owner[keep], eta[keep],
+                                 np.full(int(keep.sum()), f.space == "log"))):
+            col.append(a)
+    post = _space_posterior(evidence, prior)
+    within = np.concatenate(cols[0])
+    w = np.concatenate([post[f.space] * wi for f, wi in zip(fits, cols[0])])
+    loc, scale, owner, eta, is_log = (np.concatenate(c) for c in cols[1:])
+    fam_w = np.bincount(owner, weights=w, minlength=len(names))
+    return Prediction(w, loc, scale, n_eff - 1.0, {name: float(fam_w[k]) for k, name in enumerate(names)},
+                      float(n_eff), owner, eta, is_log, post, evidence, within)
+
+
+def _space_prior(space_prior: Mapping[str, float] | None, spaces: list[str]) -> dict[str, float]:
+    """The prior mass of each space in use (uniform by default), renormalised over those in use."""
+    raw = {sp: (1.0 if space_prior is None else float(space_prior.get(sp, 0.0))) for sp in spaces}
+    total = sum(raw.values())
+    if not total > 0:
+        raw, total = {sp: 1.0 for sp in spaces}, float(len(spaces))
+    return {sp: v / total for sp, v in raw.items()}
+
+
+def _space_posterior(evidence: Mapping[str, float], prior: Mapping[str, float]) -> dict[str, float]:
+    """``P(space | y)`` from the spaces' log evidence and prior mass."""
+    lw = {sp: evidence[sp] + math.log(prior[sp]) for sp in evidence if prior[sp] > 0}
+    top = max(lw.values())
+    w = {sp: math.exp(v - top) for sp, v in lw.items()}
+    total = sum(w.values())
+    return {sp: w.get(sp, 0.0) / total for sp in evidence}
+
+
+class _Space:
+    """The regressions of one value space (``y`` or ``log y``) on every basis, in standardised units.
+
+    ``log_null`` puts the spaces on one footing: the marginal likelihood of the data *in the units of
+    y* of the flat curve under the reference prior, ``p(y | null) ~ S^(-(n-1)/2)``, with the log space
+    in Box & Cox's (1964) normalised form ``g * log y`` (``g`` the geometric mean of ``y``: unit
+    Jacobian), so the Bayes factors of all components compare across spaces.
+    """
+
+    def __init__(self, space: str, y: np.ndarray, phi: np.ndarray, owner: np.ndarray, eta: np.ndarray,
+                 n_families: int):
+        self.space = space
+        v = np.log(y) if space == "log" else y
+        ok = np.all(np.isfinite(phi), axis=1)
+        self.phi, self.owner, self.eta = phi[ok], owner[ok], eta[ok]
+        self.prior = _log_prior(self.owner, n_families)
+        center, spread = float(np.mean(v)), float(np.std(v))
+        self.center = center
+        self.spread = spread if spread > 1e-12 * (1.0 + abs(center)) else 1.0
+        self.unit = float(np.exp(np.mean(v))) if space == "log" else 1.0  # Box-Cox: y ~ g * log y locally
+        self.z = (v - center) / self.spread
+        self.st = _stats(self.phi[:, :-1], self.z)
+
+    def rho(self) -> float:
+        return _lag1(self.st, self.phi[:, :-1], self.z)
+
+    def log_null(self, n_eff: float) -> float:
+        """``log p(y | flat curve)`` up to the constant every space shares (``S_yy`` = n spread^2)."""
+        return -(n_eff - 1.0) * math.log(self.spread * self.unit)
+
+    def components(self, n_eff: float, temper: float, g_prior: str) -> tuple[np.ndarray, ...]:
+        """``(log BF, log prior, loc, scale, owner, eta)`` of the plausible components, loc and scale in
+        the space's own units (values, or log values)."""
+        sub = _plausible(self.st, n_eff, temper)
+        st = {k: (v[sub] if isinstance(v, np.ndarray) else v) for k, v in self.st.items()}
+        components = _components_hyper if g_prior == "hyper-g/n" else _components_unit
+        logm, loc, scale2 = components(st, self.phi[sub, -1], n_eff)
+        scale = np.sqrt(np.maximum(scale2, 1e-24)) * self.spread
+        return logm, self.prior[sub], self.center + self.spread * loc, scale, self.owner[sub], self.eta[sub]
 
 
 def _mass(w: np.ndarray) -> np.ndarray:
@@ -98,7 +176,8 @@ def _mass(w: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _checked(t: np.ndarray, y: np.ndarray, g_prior: str, temper: float) -> tuple[np.ndarray, np.ndarray]:
+def _checked(t: np.ndarray, y: np.ndarray, g_prior: str, temper: float,
+             spaces: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
     if t.shape != y.shape or t.ndim != 1:
         raise ValueError(f"t and y must be 1-d arrays of one length, got shapes {t.shape} and {y.shape}")
@@ -110,6 +189,8 @@ def _checked(t: np.ndarray, y: np.ndarray, g_prior: str, temper: float) -> tuple
         raise ValueError(f"g_prior must be one of {G_PRIORS}, got {g_prior!r}")
     if not 0.0 < temper <= 1.0:
         raise ValueError(f"temper must be in (0, 1], got {temper!r}")
+    if not spaces or any(sp not in SPACES for sp in spaces):
+        raise ValueError(f"spaces must be a non-empty subset of {SPACES}, got {spaces!r}")
     return t, y
 
 

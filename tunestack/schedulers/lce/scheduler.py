@@ -4,8 +4,11 @@ After each result of a trial, the posterior predictive of its value at ``max_bud
 :mod:`.posterior`) gives ``p = P(final < y*)``, the probability that the trial ends better than the
 incumbent ``y*`` (the best value at ``max_budget`` of a completed trial).  The trial is stopped when
 ``p < threshold`` (the paper's delta = 0.05).  ``p`` first goes through a recalibration map learnt from
-back-tests of the completed trials (``recalibration``; see :mod:`.calibration`).  Fits are taken at the
-first result allowed to decide and then on a geometric grid of budgets (``check_growth``), so their
+back-tests of the completed trials (``recalibration``; see :mod:`.calibration`).  The predictive
+averages over two value spaces (the curve and, when positive, its logarithm; :mod:`.posterior`) with
+prior masses learnt from back-tests of the run's own ended trials: completed ones on their finals,
+stopped ones on their last result (``log_weight``; Bayesian stacking, Yao et al. 2018).  Fits are
+taken at the first result allowed to decide and then on a geometric grid of budgets (``check_growth``), so their
 number grows with the log of the budget, not with the number of results.  The rule never pauses and a
 free worker always starts a new trial; until ``min_completed`` trials have run to the end there is no
 incumbent and nothing is stopped (except divergence).
@@ -25,9 +28,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..base import COMPLETED, FAILED, RUNNING, STOPPED, Decision, Scheduler, SchedulerError, TrialState
-from .calibration import backtest, probit_recalibrate, recalibrate as empirical_recalibrate, scale_recalibrate
+from .calibration import backtest, pits, probit_recalibrate, recalibrate as empirical_recalibrate
+from .calibration import scale_recalibrate, space_weight
 from .mixture import Prediction
-from .posterior import G_PRIORS, MIN_POINTS, TEMPER, predict_final
+from .posterior import G_PRIORS, MIN_POINTS, SPACES, TEMPER, predict_final
 
 __all__ = ["LCEScheduler"]
 
@@ -46,7 +50,8 @@ class LCEScheduler(Scheduler):
     of a fit.  ``recalibration``: ``"scale"`` (default; a spread of the probit PITs, both directions),
     ``"probit"`` or ``"empirical"`` (these two only ever raise P(beat)), or ``"none"``; the raw model
     counts as ``prior_weight`` completed trials.  ``temper`` and ``g_prior``: the posterior's shape
-    learning rate and g prior (see :mod:`.posterior`; for ablations).
+    learning rate and g prior (see :mod:`.posterior`; for ablations).  ``spaces``: the value spaces
+    fitted (``["identity", "log"]``; one alone for ablations).
     """
 
     name = "lce"
@@ -56,7 +61,7 @@ class LCEScheduler(Scheduler):
                  min_points: int = 5, min_fraction: float = 0.1, min_completed: int = 3,
                  check_growth: float = 1.1, check_every: int = 1, divergence_factor: float = 10.0,
                  max_points: int = 100, recalibration: str = "scale", prior_weight: float = 2.0,
-                 temper: float = TEMPER, g_prior: str = "hyper-g/n"):
+                 temper: float = TEMPER, g_prior: str = "hyper-g/n", spaces: tuple[str, ...] | list = SPACES):
         super().__init__(min_budget, max_budget, eta, mode, seed)
         _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
         _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
@@ -74,13 +79,17 @@ class LCEScheduler(Scheduler):
         _check("prior_weight", prior_weight, prior_weight > 0, "> 0")
         _check("temper", temper, 0.0 < temper <= 1.0, "in (0, 1]")
         _check("g_prior", g_prior, g_prior in G_PRIORS, f"one of {list(G_PRIORS)}")
+        _check("spaces", spaces, bool(spaces) and all(sp in SPACES for sp in spaces), f"a subset of {list(SPACES)}")
         self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
         self.min_completed, self.check_growth, self.check_every = min_completed, float(check_growth), check_every
         self.divergence_factor, self.max_points = float(divergence_factor), max_points
         self.recalibration, self.prior_weight = recalibration, float(prior_weight)
-        self.temper, self.g_prior = float(temper), g_prior
+        self.temper, self.g_prior, self.spaces = float(temper), g_prior, [str(sp) for sp in spaces]
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
+        self.backtests: dict[str, list[list]] = {}  # completed trial id -> back-test records (its final)
+        self.horizon_tests: dict[str, list[list]] = {}  # stopped trial id -> back-tests of its last result
         self.pits: dict[str, list[list[float]]] = {}  # completed trial id -> [[fraction, PIT], ...]
+        self.log_weight = 0.5  # prior mass of the log value space, learnt from the back-tests
 
     # ---- the contract ------------------------------------------------------------------------------
     def on_result(self, trial_id: str, budget: float, value: Any) -> Decision:
@@ -91,7 +100,7 @@ class LCEScheduler(Scheduler):
                                            f"{value!r}, not a finite number)")
         was_running = t.status == RUNNING
         dec = super().on_result(trial_id, budget, value)
-        if was_running and t.status == COMPLETED:
+        if was_running and t.status in (COMPLETED, STOPPED):
             self._backtest(t)
         return dec
 
@@ -109,8 +118,10 @@ class LCEScheduler(Scheduler):
                                  f"needs at least {MIN_POINTS}")
         return self._predict(np.asarray(budgets) / self.max_budget, np.asarray(values))
 
-    def _predict(self, t: np.ndarray, y: np.ndarray) -> Prediction:
-        return predict_final(t, y, 1.0, temper=self.temper, g_prior=self.g_prior)
+    def _predict(self, t: np.ndarray, y: np.ndarray, t_target: float = 1.0) -> Prediction:
+        prior = {"identity": 1.0 - self.log_weight, "log": self.log_weight}
+        return predict_final(t, y, t_target, temper=self.temper, g_prior=self.g_prior, spaces=tuple(self.spaces),
+                             space_prior=prior)
 
     # ---- the decision ------------------------------------------------------------------------------
     def _decide(self, t: TrialState, budget: float, value: float) -> Decision:
@@ -164,13 +175,25 @@ class LCEScheduler(Scheduler):
         return n >= self.min_points and budget >= self.min_fraction * self.max_budget
 
     def _backtest(self, t: TrialState) -> None:
-        """PITs of the completed trial's own prefix predictions (the recalibration data)."""
-        finals = [v for b, v in t.results.items() if b >= self.max_budget and v is not None]
-        if self.recalibration == "none" or not finals:
-            return
+        """Back-test an ended trial's own prefix predictions: the data of the learnt space prior
+        (``log_weight``, Bayesian stacking) and, for a completed trial, of the recalibration (PITs of
+        its final under that prior).  A stopped trial is back-tested on its last result (it has no
+        final): without it the stacking would only see the trials the rule kept."""
         budgets, values = self._curve(t)
-        self.pits[t.id] = backtest(budgets, values, self.max_budget, finals[-1], self.min_points,
-                                   self.min_fraction, self._predict)
+        if t.status == COMPLETED:
+            finals = [v for b, v in t.results.items() if b >= self.max_budget and v is not None]
+            if not finals:
+                return
+            self.backtests[t.id] = backtest(budgets, values, self.max_budget, finals[-1], self.min_points,
+                                            self.min_fraction, self._predict)
+        elif len(budgets) > self.min_points:
+            recs = backtest(budgets[:-1], values[:-1], self.max_budget, values[-1], self.min_points,
+                            self.min_fraction, self._predict, target_budget=budgets[-1])
+            if recs:
+                self.horizon_tests[t.id] = recs
+        if "log" in self.spaces and "identity" in self.spaces:
+            self.log_weight = space_weight({**self.horizon_tests, **self.backtests})
+        self.pits = {k: pits(v, self.log_weight) for k, v in self.backtests.items()}
 
     def _divergence(self, t: TrialState, value: float) -> str:
         """Why ``value`` counts as an exploding curve, or ``""`` (a scale-free, direction-free rule)."""
@@ -195,18 +218,21 @@ class LCEScheduler(Scheduler):
     # ---- state ---------------------------------------------------------------------------------
     def _get_state(self) -> dict:
         return {**{k: getattr(self, k) for k in _OPTIONS}, "last_prediction": self.last_prediction,
-                "pits": self.pits}
+                "backtests": self.backtests, "horizon_tests": self.horizon_tests, "log_weight": self.log_weight}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         for key in _OPTIONS:
             if key in state:
                 setattr(self, key, state[key])
         self.last_prediction = {k: dict(v) for k, v in (state.get("last_prediction") or {}).items()}
-        self.pits = {k: [list(x) for x in v] for k, v in (state.get("pits") or {}).items()}
+        self.backtests = {k: [list(x) for x in v] for k, v in (state.get("backtests") or {}).items()}
+        self.horizon_tests = {k: [list(x) for x in v] for k, v in (state.get("horizon_tests") or {}).items()}
+        self.log_weight = float(state.get("log_weight", 0.5))
+        self.pits = {k: pits(v, self.log_weight) for k, v in self.backtests.items()}
 
 
 _OPTIONS = ("threshold", "min_points", "min_fraction", "min_completed", "check_growth", "check_every",
-            "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior")
+            "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior", "spaces")
 _RECAL = {"scale": scale_recalibrate, "probit": probit_recalibrate, "empirical": empirical_recalibrate,
           "none": None}
 

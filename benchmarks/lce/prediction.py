@@ -3,10 +3,12 @@
 For each curve and each observed fraction of the budget (10%, 25%, 50%) the methods predict the value
 at the last budget from the prefix:
 
-* ``lce``   the ensemble of :mod:`tunestack.schedulers.lce.curves` families (Bayesian model average);
-* ``lce-unit-g`` the same ensemble with the first round's fixed unit-information g-prior (``g = n``)
-  instead of the hyper-g/n prior (an ablation);
-* ``pow3``  the same posterior with the pow3 family alone (a single-family fit);
+* ``lce``   the scheduler's model: the ensemble of :mod:`tunestack.schedulers.lce.curves` families in
+  the identity and (positive curves) log value spaces, the log space's prior mass learnt by Bayesian
+  stacking (:func:`~tunestack.schedulers.lce.calibration.space_weight`) from back-tests of the *other*
+  half of the curves (two-fold cross-fitting; in a run, the scheduler learns it from its own trials);
+* ``lce-identity`` the same ensemble in the identity space only (the previous round's model);
+* ``pow3``  the pow3 family alone in the identity space (a single-family fit);
 * ``last``  the last observed value plus Gaussian noise whose variance is fitted by maximum likelihood on
   the *other* half of the curves (two-fold cross-fitting), the usual "it will stay where it is" baseline.
 """
@@ -17,14 +19,17 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from tunestack.schedulers.lce.calibration import backtest, space_weight
 from tunestack.schedulers.lce.curves import FAMILIES
 from tunestack.schedulers.lce.posterior import MIN_POINTS, predict_final
 
-__all__ = ["evaluate", "METHODS", "FRACTIONS"]
+__all__ = ["evaluate", "METHODS", "FRACTIONS", "learnt_log_weight"]
 
-METHODS = ("lce", "lce-unit-g", "pow3", "last")
+METHODS = ("lce", "lce-identity", "pow3", "last")
 FRACTIONS = (0.1, 0.25, 0.5)
 _POW3 = tuple(f for f in FAMILIES if f.name == "pow3")
+_IDENTITY = ("identity",)
+MIN_RESULTS, MIN_FRACTION = 5, 0.1  # the scheduler's defaults (min_points, min_fraction)
 
 
 def _prefix(budgets: np.ndarray, frac: float) -> int:
@@ -42,6 +47,15 @@ def _lce(budgets: np.ndarray, values: np.ndarray, k: int, families, **kw) -> dic
     return _score_dist(p.cdf, p.logpdf, p.quantile, float(values[-1]))
 
 
+def learnt_log_weight(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The log space's prior mass the scheduler would learn from these curves run to the end."""
+    recs = {}
+    for i, (b, v) in enumerate(curves):
+        recs[str(i)] = backtest(b[:-1], v[:-1], float(b[-1]), float(v[-1]), MIN_RESULTS, MIN_FRACTION,
+                                lambda t, y, tt: predict_final(t, y, tt))
+    return space_weight(recs)
+
+
 def _last(values: np.ndarray, k: int, sigma: float) -> dict:
     d = stats.norm(values[k - 1], sigma)
     return _score_dist(d.cdf, d.logpdf, d.ppf, float(values[-1]))
@@ -56,7 +70,8 @@ def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequenc
              methods: Sequence[str] = METHODS) -> dict:
     """``{fraction: {method: {metric: mean}}}`` over ``curves`` (pairs of budgets and values)."""
     halves = (list(curves[0::2]), list(curves[1::2]))
-    out: dict = {}
+    log_w = [learnt_log_weight(h) for h in halves[::-1]] if "lce" in methods else [0.5, 0.5]  # other half
+    out: dict = {"log_weight": log_w}
     for frac in fractions:
         rows: dict[str, list[dict]] = {m: [] for m in methods}
         for i, (b, v) in enumerate(curves):
@@ -65,11 +80,12 @@ def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequenc
                 continue
             for m in methods:
                 if m == "lce":
-                    rows[m].append(_lce(b, v, k, FAMILIES))
-                elif m == "lce-unit-g":
-                    rows[m].append(_lce(b, v, k, FAMILIES, g_prior="unit"))
+                    lw = log_w[i % 2]
+                    rows[m].append(_lce(b, v, k, FAMILIES, space_prior={"identity": 1 - lw, "log": lw}))
+                elif m == "lce-identity":
+                    rows[m].append(_lce(b, v, k, FAMILIES, spaces=_IDENTITY))
                 elif m == "pow3":
-                    rows[m].append(_lce(b, v, k, _POW3))
+                    rows[m].append(_lce(b, v, k, _POW3, spaces=_IDENTITY))
                 elif m == "last":
                     rows[m].append(_last(v, k, _fit_last_sigma(halves[1 - i % 2], frac)))
                 else:
@@ -94,6 +110,8 @@ def format_table(res: dict) -> str:
     lines = ["| fraction | method | n | mean loglik | median loglik | 50% cover | 90% cover | PIT<5% | PIT>95% | median abs err |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for frac, by_m in res.items():
+        if frac == "log_weight":
+            continue
         for m, s in by_m.items():
             if s:
                 lines.append(f"| {frac:.0%} | {m} | {s['n']} | {s['loglik_mean']:.3f} | {s['loglik_median']:.3f} | "

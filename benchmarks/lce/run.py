@@ -23,11 +23,16 @@ import numpy as np
 
 from benchmarks.lce import prediction as pq
 from benchmarks.lce import simulated
+from benchmarks.lce.stress import curves as stress_curves
 from benchmarks.lce.synthetic import curves as synthetic_curves
 from tunestack.schedulers import create
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REAL = ("mlp_digits", "gbm")
+# curve sets made here: ``synthetic`` (the figures), and two for development only: ``synthetic_b`` (the
+# same generator, other curves) and ``stress`` (early rank a poor guide; :mod:`benchmarks.lce.stress`)
+GENERATED = {"synthetic": lambda: synthetic_curves(12345, 1000), "synthetic_b": lambda: synthetic_curves(777, 1000),
+             "stress": lambda: stress_curves(4242, 1000)}
 
 
 # ---- curve sources ---------------------------------------------------------------------------------
@@ -39,8 +44,8 @@ def table(name: str, split: str = "all") -> tuple[np.ndarray, np.ndarray, np.nda
     restricted to the even or odd configuration (curve) indices when ``split`` says so."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if name == "synthetic":
-        cs = synthetic_curves(12345, 1000)
+    if name in GENERATED:
+        cs = GENERATED[name]()
         vals = np.array([v for _, v, _ in cs])
         budgets = cs[0][0]
         cum = np.tile(budgets, (len(cs), 1))  # cost proportional to the budget
@@ -115,7 +120,8 @@ def prediction(n_curves: int, benches: tuple[str, ...], split: str = "all") -> d
         idx = np.random.default_rng(0).permutation(len(vals))[:n_curves]
         res = pq.evaluate([(budgets, vals[i]) for i in idx])
         out[name] = {str(k): v for k, v in res.items()}
-        print(f"\n{name} ({len(idx)} curves)\n{pq.format_table(res)}")
+        lw = ", ".join(f"{w:.2f}" for w in res["log_weight"])
+        print(f"\n{name} ({len(idx)} curves; learnt log-space weight of the two halves {lw})\n{pq.format_table(res)}")
     return out
 
 

@@ -384,6 +384,20 @@ def test_the_scheduler_learns_the_log_space_weight_from_completed_and_stopped_tr
     assert only.log_weight == 0.5 and not only.predict("3").log.any()
 
 
+def test_the_default_recalibration_only_widens():
+    """Survivors whose finals land mid-interval (an underconfident-looking model) must not sharpen P(beat):
+    the default keeps the raw probability; the two-sided ``"scale"`` map lowers it."""
+    under = {str(i): [[0.1, float(u)]] for i, u in enumerate(np.linspace(0.35, 0.65, 30))}
+    over = {str(i): [[0.1, u]] for i, u in enumerate([0.001, 0.999, 0.5] * 10)}
+    widen, both = create("lce", max_budget=T), create("lce", max_budget=T, recalibration="scale")
+    assert widen.recalibration == "scale_widen"
+    for s, data in ((widen, under), (both, under)):
+        s.pits = data
+    assert widen._recalibrated(0.1, 0.12) == 0.1 and both._recalibrated(0.1, 0.12) < 0.02
+    widen.pits = over
+    assert widen._recalibrated(0.02, 0.12) > 0.1  # overdispersed PITs still widen
+
+
 def test_options_are_validated_with_clear_messages():
     with pytest.raises(SchedulerError, match="threshold"):
         create("lce", max_budget=10, threshold=0.7)

@@ -1,4 +1,4 @@
-"""Online recalibration of the final-value predictive from the trials that ran to the end.
+"""Online recalibration of the final-value predictive, and the value-space prior, from back-tests.
 
 Curve families extrapolated ten times beyond the data are misspecified in ways no noise model sees (a
 boosting curve that keeps creeping down long after it looked saturated).  The run itself shows how well
@@ -9,12 +9,17 @@ For a calibrated predictive ``u`` is uniform; a raw probability ``p = F(y*)`` is
 using calibrated regression", Alg. 1).  Three estimates of ``R``, each with ``prior_weight``
 pseudo-trials that are exactly calibrated:
 
-* ``scale_recalibrate`` (the scheduler's default): the probit PITs ``z = Phi^-1(u)`` are modelled as
-  ``N(0, s^2)``: one spread, learnt in both directions.  The completed trials are a selected sample
-  (those never stopped), which biases the *location* of their PITs (trials kept because they looked good
-  tend to end worse than predicted) and hides the lower tail (a trial that would have ended better than
-  predicted may have been stopped).  A spread with the location fixed at zero is the robust part: the
-  surprises that survive selection (finals far above the predictive) stand in for those that do not.
+* ``scale_recalibrate`` (the scheduler's default, used only where it raises P(beat)): the probit PITs
+  ``z = Phi^-1(u)`` are modelled as ``N(0, s^2)``: one spread.  The completed trials are a selected
+  sample (those never stopped), which biases the *location* of their PITs (trials kept because they
+  looked good tend to end worse than predicted) and hides the lower tail (a trial that would have ended
+  better than predicted may have been stopped).  A spread with the location fixed at zero is the robust
+  part: the surprises that survive selection (finals far above the predictive) stand in for those that
+  do not.  A spread below 1 (the survivors' finals inside the predictive) would sharpen every P(beat);
+  the selected sample does not justify that, and the scheduler then keeps the raw probability.
+
+The same back-tests, and those of the stopped trials on their last result, also give the prior mass
+of the log value space (:func:`space_weight`; see :mod:`.posterior`).
 * ``probit_recalibrate``: location and spread, ``z ~ N(mu, s^2)``; used only to *raise* a probability.
 * ``recalibrate``: the empirical cdf of the PITs (a step function of a few trials); only raises.
 """

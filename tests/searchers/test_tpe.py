@@ -266,6 +266,65 @@ def test_constant_liar_spreads_parallel_asks(problem):
     assert np.median(spread[True]) > 1.25 * np.median(spread[False]), spread
 
 
+def test_each_pending_ask_draws_from_a_pool_that_grows_with_the_batch(monkeypatch):
+    p = PROBLEMS["hartmann3"]
+    s = create("tpe", p.space, seed=1)
+    for _ in range(20):
+        sug = s.ask()
+        s.tell(sug.id, p.fn(sug.config))
+    draws = []
+    real = ParzenEstimator.sample
+    monkeypatch.setattr(ParzenEstimator, "sample", lambda self, rng, n: draws.append(n) or real(self, rng, n))
+    for _ in range(4):
+        s.ask()
+    assert draws == [s.n_candidates * (k + 1) for k in range(4)]
+
+
+def _parallel_start(seed: int, n_cands: list[int] | None = None):
+    """A 10-dimensional sphere, asked 8 at a time: 8 design points told, then asks with 2 pending."""
+    cs = CS.ConfigurationSpace()
+    cs.add([CS.Float(f"x{i}", (0.0, 1.0)) for i in range(10)])
+    s = create("tpe", cs, seed=seed)
+
+    def f(c: dict) -> float:
+        return sum((c[f"x{i}"] - 0.2) ** 2 for i in range(10))
+
+    first = [s.ask() for _ in range(8)]
+    for sug in first:
+        s.tell(sug.id, f(sug.config))
+    design_rest = [s.ask() for _ in range(2)]  # the rest of the startup design, pending
+    return s, f, first, design_rest
+
+
+def test_a_parallel_start_fits_the_model_on_the_results_there_are():
+    s, f, first, _ = _parallel_start(0)
+    assert s.min_points == 10 and s._fit() is None  # not enough results for the sequential rule
+    models = s._fit_while_pending()
+    assert models is not None and models[0].l.n - 1 == models[0].n_good(8)  # good kernels + the prior
+    # the asks that follow exploit that model: better than the random search they replace
+    model_asks, random_asks = [], []
+    for seed in range(6):
+        s, f, first, _ = _parallel_start(seed)
+        model_asks += [f(s.ask().config) for _ in range(6)]
+        rng = np.random.default_rng(seed)
+        random_asks += [float(np.sum((rng.random(10) - 0.2) ** 2)) for _ in range(6)]
+    assert np.median(model_asks) < 0.8 * np.median(random_asks), (np.median(model_asks), np.median(random_asks))
+
+
+def test_the_parallel_start_rule_needs_pending_asks_and_final_results():
+    s, f, first, rest = _parallel_start(0)
+    for sug in rest:
+        s.tell(sug.id, f(sug.config))
+    assert s._fit_while_pending() is None  # nothing pending: the sequential rule alone decides
+    cs = CS.ConfigurationSpace()
+    cs.add([CS.Float(f"x{i}", (0.0, 1.0)) for i in range(10)])
+    b = create("tpe", cs, seed=0)
+    for sug in [b.ask() for _ in range(8)]:
+        b.tell(sug.id, 1.0 + sug.config["x0"], budget=3)
+    b.ask()
+    assert b._fit() is None and b._fit_while_pending() is None  # budget tells: BOHB's rule, untouched
+
+
 def test_budget_aware_models_the_largest_budget_with_enough_points():
     cs = CS.ConfigurationSpace()
     cs.add([CS.Float("x", (0.0, 1.0))])

@@ -15,9 +15,11 @@ Parzen estimator: understanding its algorithm components", arXiv:2304.11127, 202
 Tree-structured spaces are walked group by group (:mod:`~tunestack.searchers.tpe_dims`): the root
 group first, then each group whose conditions its chosen parents satisfy, each with a model of its own
 fit on the observations where it is active, split among themselves (as Optuna's ``group=True``).  A
-space without conditions is one group.  Pending asks are constant liars in ``g``
-(:mod:`~tunestack.searchers.tpe_model`).  With tells at several budgets, the model uses the largest
-budget with enough observations (BOHB, Falkner et al. 2018, sec. 3.2).  The first ``n_startup`` asks
+space without conditions is one group.  Pending asks are constant liars in ``g``, and an ask with
+``k`` pending asks draws ``k + 1`` times as many candidates (:mod:`~tunestack.searchers.tpe_model`);
+while too few results are in for a model only because asks are still pending (a parallel start), the
+model is fit on the results there are instead of asking at random.  With tells at several budgets,
+the model uses the largest budget with enough observations (BOHB, Falkner et al. 2018, sec. 3.2).  The first ``n_startup`` asks
 come from a scrambled Sobol design.  The model is refit from the trial history, so the base class's
 JSON state is all the state there is; fits are cached between asks until the next tell.
 """
@@ -27,7 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .base import Searcher, SearcherError
+from .base import FINAL, Searcher, SearcherError
 from .initial_design import sobol_design
 from .tpe_dims import Dims
 from .tpe_model import TPEConfig, TPEModel
@@ -88,6 +90,8 @@ class TPESearcher(Searcher):
         if len(self.trials) < self.n_startup:
             return self._startup_point()
         models = self._fit()
+        if models is None:
+            models = self._fit_while_pending()
         if models is None:
             return self.space.sample_vectors(self.rng, 1)[0]
         pending = self._table.pending() if self.constant_liar else np.empty((0, self.space.dim))
@@ -150,6 +154,16 @@ class TPESearcher(Searcher):
             budget = self._table.model_budget(self.min_points)
             self._cache = (self._version, None if budget is False else self._fit_budget(budget))
         return self._cache[1]
+
+    def _fit_while_pending(self) -> list[TPEModel] | None:
+        """With asks pending, final results only and fewer than ``min_points`` of them, a model of the
+        results there are (at least 2): parallel workers would otherwise turn the asks after the
+        startup design into random search until a whole batch is told, where sequential asks would
+        already have had the model.  Never used without pending asks, nor with budget tells (the
+        budget-aware path keeps its own rule)."""
+        if not len(self._table.pending()) or set(self.budgets()) != {FINAL}:
+            return None
+        return self._fit_budget(FINAL) if self._table.model_budget(2) is FINAL else None
 
     def _fit_budget(self, budget: float | None) -> list[TPEModel]:
         X, y = self._table.data(budget)  # as self.data(budget): failures get the worst value, so bad

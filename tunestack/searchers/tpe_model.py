@@ -109,10 +109,19 @@ class TPEModel:
                 snap: Callable[[np.ndarray], np.ndarray],
                 allowed: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray | None:
         """The candidate (of ``n_candidates`` drawn from ``l``, then snapped) maximizing
-        ``l(x) / g(x)``, with ``pending`` rows as constant liars in ``g``; ``None`` if none is allowed."""
+        ``l(x) / g(x)``, with ``pending`` rows as constant liars in ``g``; ``None`` if none is allowed.
+
+        With ``k`` pending rows, ``(k + 1) * n_candidates`` are drawn: each ask of a batch picks the
+        best of as many candidates as the whole batch has drawn so far, with the asks before it
+        penalized by their liars -- greedy batch construction as in local penalization (Gonzalez et
+        al., AISTATS 2016, sec. 3), over a pool that grows with the batch.  Without it the later asks
+        of a batch, kept out of the best region by the liars, settle for the best of few candidates
+        elsewhere and the batch exploits the model less than as many sequential asks
+        (``benchmarks/searchers/results/parallel.md``)."""
         g = self.g
         if len(pending):
             g = g.extended(self.kernels(pending, *self.liar_bw))
+            n_candidates *= 1 + len(pending)
         cand = snap(self.l.sample(rng, n_candidates))
         score = self.l.log_pdf(cand) - g.log_pdf(cand)  # log l(x) / g(x), Bergstra et al. 2011 eq. 4
         if allowed is not None:

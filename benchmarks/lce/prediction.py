@@ -107,8 +107,8 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def format_table(res: dict) -> str:
-    lines = ["| fraction | method | n | mean loglik | median loglik | 50% cover | 90% cover | PIT<5% | PIT>95% | median abs err |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| fraction | method | n | mean loglik | median loglik | 50% cover | 90% cover | PIT<5% | PIT>95% "
+             "| median abs err |", "|---|---|---|---|---|---|---|---|---|---|"]
     for frac, by_m in res.items():
         if frac == "log_weight":
             continue

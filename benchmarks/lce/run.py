@@ -132,7 +132,8 @@ def latency(n_curves: int = 40, **kw: Any) -> dict:
     Incumbents end at 10 + their curve's final value, so no trial is stopped and every trial runs all 50
     results: ``all`` times every call (what an event loop waits for), ``fit`` the calls that fitted a
     curve (the first eligible result and the geometric grid), ``stop`` times stopping decisions (a fit,
-    the probability and the predictive median) on the same curves against incumbents at their finals - 10.
+    the probability, the predictive median and the back-test of the stopped trial) on the same curves
+    against incumbents at their finals - 10; ``complete`` the result at ``max_budget`` (a back-test).
     """
     cs = synthetic_curves(7, n_curves + 3)
     out = {}
@@ -158,11 +159,25 @@ def latency(n_curves: int = 40, **kw: Any) -> dict:
                     break
         out[case] = {"calls": len(every), **_quantiles("all", every), **_quantiles("fit", fits),
                      **_quantiles("stop", stops)}
+    # completing calls: the result at max_budget back-tests the trial (up to 5 fits) and updates the
+    # learnt space weight; min_completed is set out of reach so that no trial is stopped
+    s = create("lce", min_budget=1, max_budget=50, seed=0, min_completed=10 ** 6, **kw)
+    done = []
+    for i, (b, v, _) in enumerate(cs[3:]):
+        s.add_trial(f"c{i}")
+        for bb, vv in zip(b, v):
+            t0 = time.perf_counter()
+            s.on_result(f"c{i}", float(bb), float(vv))
+            if bb >= 50:
+                done.append((time.perf_counter() - t0) * 1000)
+    out["complete"] = _quantiles("complete", done)
     c, st = out["continue"], out["stop"]
     print(f"latency, 50-point curves: every on_result call (n={c['calls']}) median {c['all_median_ms']:.2f} ms, "
           f"p95 {c['all_p95_ms']:.2f} ms; calls with a fit (n={c['fit_n']}) median {c['fit_median_ms']:.2f} ms, "
           f"p95 {c['fit_p95_ms']:.2f} ms, max {c['fit_max_ms']:.2f} ms; stopping decisions (n={st['stop_n']}) "
-          f"median {st['stop_median_ms']:.2f} ms, p95 {st['stop_p95_ms']:.2f} ms")
+          f"median {st['stop_median_ms']:.2f} ms, p95 {st['stop_p95_ms']:.2f} ms; completing calls "
+          f"(n={out['complete']['complete_n']}) median {out['complete']['complete_median_ms']:.2f} ms, "
+          f"p95 {out['complete']['complete_p95_ms']:.2f} ms")
     return out
 
 

@@ -200,6 +200,10 @@ class LCEScheduler(Scheduler):
                 self.horizon_tests[t.id] = recs
         if "log" in self.spaces and "identity" in self.spaces:
             self.log_weight = space_weight({**self.horizon_tests, **self.backtests})
+        self._update_pits()
+
+    def _update_pits(self) -> None:
+        """The completed trials' PITs under the current space weight (the recalibration data)."""
         self.pits = {k: pits(v, self.log_weight) for k, v in self.backtests.items()}
 
     def _divergence(self, t: TrialState, value: float) -> str:
@@ -235,7 +239,7 @@ class LCEScheduler(Scheduler):
         self.backtests = {k: [list(x) for x in v] for k, v in (state.get("backtests") or {}).items()}
         self.horizon_tests = {k: [list(x) for x in v] for k, v in (state.get("horizon_tests") or {}).items()}
         self.log_weight = float(state.get("log_weight", 0.5))
-        self.pits = {k: pits(v, self.log_weight) for k, v in self.backtests.items()}
+        self._update_pits()
 
 
 _OPTIONS = ("threshold", "min_points", "min_fraction", "min_completed", "check_growth", "check_every",

@@ -8,7 +8,8 @@
 
 Benchmarks: ``benchmarks.mf`` (``mlp_digits``: torch MLP on digits, validation error per epoch;
 ``gbm``: gradient boosting, validation error per boosting iteration) and ``synthetic``
-(:mod:`benchmarks.lce.synthetic`).  Every method sees the same configurations in the same order for a
+(:mod:`benchmarks.lce.synthetic`); for development only, ``--bench synthetic_b stress --split all``
+(other generated curves, :mod:`benchmarks.lce.stress`).  Every method sees the same configurations in the same order for a
 seed.  Results go to stdout and to ``benchmarks/lce/results/<figure>.json``.
 """
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Development benchmarks for the multi-fidelity schedulers (not the reported ones: see README.md)."""

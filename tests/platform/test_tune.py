@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import pytest
 from ray import tune
@@ -159,7 +160,7 @@ def _barrier_job(barrier, n: int):
 
         dev = os.environ.get("CUDA_VISIBLE_DEVICES", "none")
         (pathlib.Path(config["barrier"]) / f"{os.getpid()}-{time.time()}").write_text(dev)
-        deadline = time.time() + 120
+        deadline = time.time() + 300  # generous: starting a worker on a loaded 2-core machine is slow
         while len(list(pathlib.Path(config["barrier"]).iterdir())) < config["n"]:
             if time.time() > deadline:
                 raise TimeoutError("the GPU trials did not all run at the same time")
@@ -169,21 +170,40 @@ def _barrier_job(barrier, n: int):
     return gpu_job
 
 
+def _wait_for_free_resources(ray, cpu: float, gpu: float, timeout: float = 120.0) -> None:
+    """The barrier tests need the whole shared Ray: wait until earlier tests' actors have exited."""
+    deadline = time.time() + timeout
+    while True:
+        free = ray.available_resources()
+        if free.get("CPU", 0) >= cpu and free.get("GPU", 0) >= gpu:
+            return
+        assert time.time() < deadline, f"the shared Ray is still busy: free {free}"
+        time.sleep(0.5)
+
+
+def _starts(barrier) -> str:
+    """When each trial reached the barrier, in seconds after the first, with the device it saw."""
+    marks = sorted((float(p.name.split("-", 1)[1]), p.read_text()) for p in barrier.iterdir())
+    return ", ".join(f"+{t - marks[0][0]:.1f}s on {dev}" for t, dev in marks)
+
+
 def test_gpu_trials_get_their_own_device(ray_local, tmp_path):
     barrier = tmp_path / "four"
     barrier.mkdir()
+    _wait_for_free_resources(ray_local, cpu=4, gpu=4)
     result = _barrier_job(barrier, 4).tune(num_samples=4, resources={"cpu": 1, "gpu": 1}, seed=0,
                                            storage_path=str(tmp_path), tracking=False, verbose=0)
-    assert (result.table["status"] == "completed").all(), result.table.get("error")
+    assert (result.table["status"] == "completed").all(), (result.table.get("error"), _starts(barrier))
     assert sorted(p.read_text() for p in barrier.iterdir()) == ["0", "1", "2", "3"]
 
 
 def test_fractional_gpus_share_a_device(ray_local, tmp_path):
     barrier = tmp_path / "two"
     barrier.mkdir()
+    _wait_for_free_resources(ray_local, cpu=2, gpu=1)
     result = _barrier_job(barrier, 2).tune(num_samples=2, resources={"cpu": 1, "gpu": 0.5}, seed=1,
                                            storage_path=str(tmp_path), tracking=False, verbose=0)
-    assert (result.table["status"] == "completed").all(), result.table.get("error")
+    assert (result.table["status"] == "completed").all(), (result.table.get("error"), _starts(barrier))
     devs = [p.read_text() for p in barrier.iterdir()]
     assert len(devs) == 2 and devs[0] == devs[1] and devs[0] in {"0", "1", "2", "3"}
 

@@ -145,8 +145,9 @@ class _Widened:
     def propose(self, rng: np.random.Generator, n_candidates: int, pending: np.ndarray, snap: Any,
                 allowed: Any = None, *args: Any, **kwargs: Any) -> np.ndarray | None:
         g = self.g
-        if len(pending):  # the model's constant liars (as TPEModel.propose)
+        if len(pending):  # the model's constant liars and (k + 1) x the candidates (as TPEModel.propose)
             g = g.extended(self.model.kernels(pending, *self.liar_bw))
+            n_candidates *= 1 + len(pending)
         return _best(snap(self.sampler.sample(rng, n_candidates)), self.l.log_pdf, g.log_pdf, allowed)
 
 
@@ -183,6 +184,7 @@ class _Pooled:
         g = self.g
         if len(pending):
             g = _Mixture([(w, m.g.extended(m.kernels(pending, *m.liar_bw))) for w, m in self.parts])
+            n_candidates *= 1 + len(pending)
         return _best(snap(self.sampler.sample(rng, n_candidates)), self.l.log_pdf, g.log_pdf, allowed)
 
 

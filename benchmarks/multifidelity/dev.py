@@ -57,7 +57,7 @@ def _make(name: str, space: Any, ev: Evaluator, seed: int) -> tuple[Any, Any]:
     from tunestack.searchers import create as create_searcher
     from tunestack.searchers import register
 
-    register("mf_tpe", "tunestack.searchers.mf_tpe:MultiFidelityTPE")
+    register("mf_tpe", "benchmarks.multifidelity.mf_tpe:MultiFidelityTPE")
     sched, searcher, kw = VARIANTS[name]
     if sched == "preset":
         return presets.create_pair(searcher, space, ev.min_budget, ev.max_budget, ETA, seed=seed,
@@ -107,7 +107,7 @@ def _evaluator(bench: str) -> Evaluator:
 
 
 def _code_hash(spec: str) -> str:
-    """What a simulated tunestack run depends on (``run.tunestack_hash``); ``searchers/mf_tpe.py`` and
+    """What a simulated tunestack run depends on (``run.tunestack_hash``); ``mf_tpe.py`` (here) and
     ``schedulers/presets.py`` only for the variants that use them (so that developing them does not
     rerun the references)."""
     from benchmarks.multifidelity.run import hash_paths
@@ -115,7 +115,9 @@ def _code_hash(spec: str) -> str:
     ts = ROOT / "tunestack"
     files = [*ts.glob("schedulers/*.py"), *ts.glob("searchers/*.py"), ts / "platform" / "simulator.py",
              *ts.glob("space*.py"), ts / "_registry.py"]
-    skip = {"mf_tpe.py": "mf_tpe" not in spec, "presets.py": '"preset"' not in spec}
+    if "mf_tpe" in spec:
+        files.append(HERE / "mf_tpe.py")
+    skip = {"presets.py": '"preset"' not in spec}
     return hash_paths([f for f in files if not skip.get(f.name, False)])
 
 

@@ -1,4 +1,5 @@
-"""Multi-fidelity TPE for BOHB (``"mf_tpe"``): the TPE searcher plus what BOHB's model does on top, and
+"""An experimental multi-fidelity TPE for BOHB (``"mf_tpe"``, registered by ``dev.py`` only, not part of
+the package): the TPE searcher plus what BOHB's model does on top, and
 the lower budgets' observations pooled into the model.
 
 BOHB (Falkner, Klein & Hutter, ICML 2018, sec. 3.2 and Algorithm 2):
@@ -33,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import FINAL, SearcherError
-from .tpe import TPESearcher
-from .tpe_model import TPEModel
+from tunestack.searchers.base import FINAL, SearcherError
+from tunestack.searchers.tpe import TPESearcher
+from tunestack.searchers.tpe_model import TPEModel
 
 __all__ = ["MultiFidelityTPE", "rank_agreement"]
 

@@ -24,7 +24,8 @@ def _run(args, **kw):
     return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=str(ROOT), env=env, **kw)
 
 
-CASES = [(s, "fifo") for s in ("random", "tpe", "rfbo") if s in available()]
+# random search with fifo is resumed by the Ctrl-C test below; each case here takes about a minute
+CASES = [(s, "fifo") for s in ("tpe", "rfbo") if s in available()]
 CASES += [("random", "asha")] + ([("tpe", "bohb")] if "tpe" in available() else [])
 
 

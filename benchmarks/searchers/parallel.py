@@ -73,11 +73,23 @@ def validation_problems() -> dict[str, Problem]:
 SETS = {"suite": continuous_problems, "validation": validation_problems}
 
 
-def run_mode(name: str, problem: Problem, seed: int, n: int, batch: int) -> list[float]:
+def _kwargs(items: list[str]) -> dict[str, dict]:
+    """``["tpe:liar_bandwidth=1.0"]`` -> ``{"tpe": {"liar_bandwidth": 1.0}}`` (values parsed as JSON)."""
+    out: dict[str, dict] = {}
+    for item in items:
+        name, _, kv = item.partition(":")
+        key, _, value = kv.partition("=")
+        if not (name and key and value):
+            raise SystemExit(f"--kwargs expects SEARCHER:KEY=VALUE, got {item!r}")
+        out.setdefault(name, {})[key] = json.loads(value)
+    return out
+
+
+def run_mode(name: str, problem: Problem, seed: int, n: int, batch: int, kwargs: dict | None = None) -> list[float]:
     """Values of ``n`` evaluations, asking ``batch`` configurations before telling any of them."""
     from tunestack.searchers import create
 
-    s = create(name, problem.space, mode="min", seed=seed)
+    s = create(name, problem.space, mode="min", seed=seed, **(kwargs or {}))
     values: list[float] = []
     while len(values) < n:
         sugs = [s.ask() for _ in range(min(batch, n - len(values)))]
@@ -88,16 +100,17 @@ def run_mode(name: str, problem: Problem, seed: int, n: int, batch: int) -> list
     return values
 
 
-def _task(args: tuple[str, str, str, int, int, int, str]) -> dict:
-    name, pset, pname, seed, n, batch, fp = args
-    path = CACHE / f"{name}__{pname}__s{seed}__n{n}__b{batch}.json"
+def _task(args: tuple[str, str, str, int, int, int, str, dict]) -> dict:
+    name, pset, pname, seed, n, batch, fp, kwargs = args
+    tag = "".join(f"__{k}={v}" for k, v in sorted(kwargs.items()))
+    path = CACHE / f"{name}{tag}__{pname}__s{seed}__n{n}__b{batch}.json"
     if path.exists():
         rec = json.loads(path.read_text())
         if rec.get("fingerprint") == fp:
             return rec
     problem = SETS[pset]()[pname]
     t0 = time.perf_counter()
-    values = run_mode(name, problem, seed, n, batch)
+    values = run_mode(name, problem, seed, n, batch, kwargs)
     rec = {"searcher": name, "problem": pname, "seed": seed, "n": n, "batch": batch, "fingerprint": fp,
            "wall_s": round(time.perf_counter() - t0, 3), "final_regret": min(values) - problem.optimum}
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -165,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=1, choices=(1, 2))
     ap.add_argument("--out", default=None, help="default: results/parallel[.validation][.b<batch>].json")
+    ap.add_argument("--kwargs", action="append", default=[], metavar="SEARCHER:KEY=VALUE",
+                    help="a searcher option, e.g. tpe:liar_bandwidth=1.0 (repeatable)")
     ap.add_argument("--compare", default=None, help="an earlier results JSON of the same set, shown as 'was'")
     args = ap.parse_args(argv)
     if hasattr(os, "nice"):
@@ -183,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = list(every) if args.problems == "all" else args.problems.split(",")
     bench = _hash_files([Path(__file__).resolve(), ROOT / "benchmarks" / "rfbo" / "dev_problems.py"])
     fps = {s: f"{fp}|parallel:{bench}" for s, fp in fingerprints(searchers).items()}
-    work = [(s, args.set, p, seed, args.evals, b, fps[s]) for s in searchers for p in problems
+    kwargs = _kwargs(args.kwargs)
+    work = [(s, args.set, p, seed, args.evals, b, fps[s], kwargs.get(s, {})) for s in searchers for p in problems
             for seed in range(args.seeds) for b in (1, args.batch) if applicable(s, every[p])]
     work.sort(key=lambda w: w[0] != "rfbo")
     t0 = time.perf_counter()
@@ -197,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     runs.sort(key=lambda r: (r["searcher"], r["problem"], r["seed"], r["batch"]))
     meta = {"command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
             "git_commit": _git_commit(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
-            "set": args.set, "problems": problems, "compare": args.compare,
+            "set": args.set, "problems": problems, "compare": args.compare, "kwargs": kwargs,
             "seeds": args.seeds, "evals": args.evals, "batch": args.batch, "searchers": searchers,
             "skipped": missing, "wall_s_this_invocation": round(time.perf_counter() - t0, 1)}
     table = summarize(runs, args.batch)

@@ -250,20 +250,38 @@ def _mean_nearest_distance(vectors: list) -> float:
     return float(d.min(axis=1).mean())
 
 
-@pytest.mark.parametrize("problem", ["branin", "hartmann6"])
+def _min_nearest_distance(vectors: list) -> float:
+    v = np.array(vectors)
+    d = np.sqrt(((v[:, None] - v[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return float(d.min())
+
+
+@pytest.mark.parametrize("problem", ["branin", "hartmann3", "hartmann6"])
 def test_constant_liar_spreads_parallel_asks(problem):
+    """8 pending asks are distinct, no two of them close, and kept apart by their liars where the
+    greedy batch construction would crowd them: in 2 and 3 dimensions, against the same construction
+    whose liars are too narrow to penalize anything (``liar_bandwidth=1e-3``), the closest pair of a
+    batch is farther apart and the batch as a whole more spread out.  (In 6 dimensions the draws from
+    ``l`` rarely come close and the liars seldom change an ask.)"""
     p = PROBLEMS[problem]
-    spread = {True: [], False: []}
-    for liar in (True, False):
+    spread = {0.5: [], 1e-3: []}
+    closest = {0.5: [], 1e-3: []}
+    for width in spread:
         for seed in range(4):
-            s = create("tpe", p.space, seed=seed, constant_liar=liar)
+            s = create("tpe", p.space, seed=seed, liar_bandwidth=width)
             for _ in range(30):
                 sug = s.ask()
                 s.tell(sug.id, p.fn(sug.config))
             batch = [s.ask() for _ in range(8)]
             assert len({json.dumps(b.config, sort_keys=True) for b in batch}) == 8
-            spread[liar].append(_mean_nearest_distance([b.vector for b in batch]))
-    assert np.median(spread[True]) > 1.25 * np.median(spread[False]), spread
+            spread[width].append(_mean_nearest_distance([b.vector for b in batch]))
+            closest[width].append(_min_nearest_distance([b.vector for b in batch]))
+    assert min(closest[0.5]) > 0.05, closest
+    assert all(a >= b for a, b in zip(closest[0.5], closest[1e-3])), closest
+    if problem in ("branin", "hartmann3"):
+        assert np.median(closest[0.5]) > 2 * np.median(closest[1e-3]), closest
+        assert np.median(spread[0.5]) > 1.5 * np.median(spread[1e-3]), spread
 
 
 def test_each_pending_ask_draws_from_a_pool_that_grows_with_the_batch(monkeypatch):

@@ -15,7 +15,7 @@ Parzen estimator: understanding its algorithm components", arXiv:2304.11127, 202
 Tree-structured spaces are walked group by group (:mod:`~tunestack.searchers.tpe_dims`): the root
 group first, then each group whose conditions its chosen parents satisfy, each with a model of its own
 fit on the observations where it is active, split among themselves (as Optuna's ``group=True``).  A
-space without conditions is one group.  Pending asks are constant liars in ``g``, and an ask with
+space without conditions is one group.  Pending asks are constant liars in ``g`` (narrow kernels: half the bad set's typical bandwidth), and an ask with
 ``k`` pending asks draws ``k + 1`` times as many candidates (:mod:`~tunestack.searchers.tpe_model`);
 while too few results are in for a model only because asks are still pending (a parallel start), the
 model is fit on the results there are instead of asking at random.  With tells at several budgets,
@@ -50,7 +50,9 @@ class TPESearcher(Searcher):
     ``bandwidth_factor`` (scales it), ``min_bandwidth`` / ``max_bandwidth`` (clip numeric
     bandwidths, unit scale), ``magic_clip`` (bandwidth floor ``magic_clip / (n + 1)``),
     ``cat_smoothing`` (strength of Aitchison-Aitken smoothing), ``min_points`` (finite observations a
-    budget needs to be modelled; default ``min(dim + 1, n_startup)``), ``constant_liar``.
+    budget needs to be modelled; default ``min(dim + 1, n_startup)``), ``constant_liar`` and
+    ``liar_bandwidth`` (a pending ask's kernel in ``g``, as a multiple of the bad set's typical
+    bandwidth; default 0.5).
 
     The defaults were chosen on the continuous suite of ``benchmarks/searchers/problems.py`` and a
     synthetic conditional problem (``benchmarks/tpe/``); ``gamma = 0.15`` (linear split, capped at 25
@@ -65,16 +67,17 @@ class TPESearcher(Searcher):
                  gamma: float = 0.15, max_good: int = 25, prior_weight: float = 1.0,
                  bandwidth: str = "neighbour", bandwidth_factor: float = 1.0, min_bandwidth: float = 1e-3,
                  max_bandwidth: float = 0.5, magic_clip: float = 1.0, cat_smoothing: float = 1.0,
-                 min_points: int | None = None, constant_liar: bool = True):
+                 min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5):
         super().__init__(space, mode=mode, seed=seed)
         _check_options(n_startup=n_startup, n_candidates=n_candidates, gamma=gamma, max_good=max_good,
                        prior_weight=prior_weight, bandwidth_factor=bandwidth_factor,
                        min_bandwidth=min_bandwidth, max_bandwidth=max_bandwidth, magic_clip=magic_clip,
-                       cat_smoothing=cat_smoothing, min_points=min_points, bandwidth=bandwidth)
+                       cat_smoothing=cat_smoothing, min_points=min_points, bandwidth=bandwidth,
+                       liar_bandwidth=liar_bandwidth)
         d = self.space.dim
         self.config = TPEConfig(bool(multivariate), float(gamma), int(max_good), float(prior_weight),
                                 float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
-                                float(magic_clip), float(cat_smoothing), bandwidth)
+                                float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth))
         self.n_startup = int(n_startup)
         self.n_candidates = int(n_candidates)
         self.min_points = int(min_points) if min_points is not None else max(2, min(d + 1, self.n_startup))
@@ -200,7 +203,7 @@ def _check_options(**opts: Any) -> None:
     for name in ("prior_weight", "cat_smoothing", "magic_clip"):
         if not opts[name] >= 0.0:
             raise SearcherError(f"tpe: {name} must be >= 0, got {opts[name]!r}")
-    for name in ("bandwidth_factor", "min_bandwidth", "max_bandwidth"):
+    for name in ("bandwidth_factor", "min_bandwidth", "max_bandwidth", "liar_bandwidth"):
         if not opts[name] > 0.0:
             raise SearcherError(f"tpe: {name} must be > 0, got {opts[name]!r}")
     if opts["bandwidth"] not in ("neighbour", "scott"):

@@ -33,6 +33,7 @@ class TPEConfig:
     magic_clip: float = 1.0
     cat_smoothing: float = 1.0
     bandwidth: str = "neighbour"
+    liar_bandwidth: float = 0.5
 
 
 class TPEModel:
@@ -54,12 +55,15 @@ class TPEModel:
         self.bad_bw = self.bandwidths(X_bad)
         self.l = self._estimator(self.kernels(X_good, *self.good_bw))
         self.g = self._estimator(self.kernels(X_bad, *self.bad_bw))
-        # Constant liar: a pending ask is one more bad observation (the worst value), with the bad set's
-        # typical bandwidth, so parallel asks avoid each other's neighbourhoods without reshaping l / g
-        # elsewhere (stronger liars, with l's bandwidth or more weight, over-explored in our checks).
+        # Constant liar: a pending ask is one more bad observation (the worst value), with
+        # ``liar_bandwidth`` x the bad set's typical bandwidth, so parallel asks avoid each other's
+        # immediate neighbourhoods without reshaping l / g elsewhere.  Wider liars push the rest of a
+        # batch away from the incumbent: the bad set's full typical bandwidth cost 1.65x the sequential
+        # regret on the continuous suite, half of it 1.34x (1.43x -> 1.29x on 14 other problems; 20
+        # seeds, benchmarks/searchers/results/parallel*.md); l's bandwidth or more weight over-explored.
         ref = self.bad_bw if len(X_bad) else self.good_bw
         typical = np.median(ref[0], axis=0) if len(ref[0]) else np.full(X.shape[1], cfg.max_bandwidth)
-        self.liar_bw = (typical, ref[1])
+        self.liar_bw = (cfg.liar_bandwidth * typical, ref[1])
 
     def n_good(self, n: int) -> int:
         """Size of the good set among ``n`` observations: ``min(ceil(gamma n), max_good)``, at least 1

@@ -35,9 +35,9 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "bohb": Preset("hyperband", "tpe", {"multivariate": True}),
-    # the asynchronous preset is for many workers: with 15-63 asks pending, tpe's narrow default liars
-    # (liar_bandwidth=0.5, chosen for batches of 8) let a batch crowd around the incumbent and cost
-    # speedup in simulated time (BENCHMARKS.md, section 3); its liars keep the bad set's full bandwidth
+    # the asynchronous preset is for many workers: with 15 asks pending, tpe's narrow default liars
+    # (liar_bandwidth=0.5, chosen for batches of 8) cost speedup in simulated time on the gbm curves
+    # (BENCHMARKS.md, section 3), so its liars keep the bad set's full bandwidth
     "async_bohb": Preset("async_hyperband", "tpe", {"multivariate": True, "liar_bandwidth": 1.0}),
     "rf_hyperband": Preset("hyperband", "rfbo", {}),
 }

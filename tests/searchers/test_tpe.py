@@ -243,18 +243,12 @@ def test_conditional_space_concentrates_on_the_best_branch():
     assert s.best()[1] < 0.3
 
 
-def _mean_nearest_distance(vectors: list) -> float:
+def _nearest_distances(vectors: list) -> np.ndarray:
+    """Each vector's distance to its nearest neighbour among the others."""
     v = np.array(vectors)
     d = np.sqrt(((v[:, None] - v[None]) ** 2).sum(-1))
     np.fill_diagonal(d, np.inf)
-    return float(d.min(axis=1).mean())
-
-
-def _min_nearest_distance(vectors: list) -> float:
-    v = np.array(vectors)
-    d = np.sqrt(((v[:, None] - v[None]) ** 2).sum(-1))
-    np.fill_diagonal(d, np.inf)
-    return float(d.min())
+    return d.min(axis=1)
 
 
 @pytest.mark.parametrize("problem", ["branin", "hartmann3", "hartmann6"])
@@ -275,8 +269,9 @@ def test_constant_liar_spreads_parallel_asks(problem):
                 s.tell(sug.id, p.fn(sug.config))
             batch = [s.ask() for _ in range(8)]
             assert len({json.dumps(b.config, sort_keys=True) for b in batch}) == 8
-            spread[width].append(_mean_nearest_distance([b.vector for b in batch]))
-            closest[width].append(_min_nearest_distance([b.vector for b in batch]))
+            nearest = _nearest_distances([b.vector for b in batch])
+            spread[width].append(float(nearest.mean()))
+            closest[width].append(float(nearest.min()))
     assert min(closest[0.5]) > 0.05, closest
     assert all(a >= b for a, b in zip(closest[0.5], closest[1e-3])), closest
     if problem in ("branin", "hartmann3"):

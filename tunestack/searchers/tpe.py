@@ -15,12 +15,13 @@ Parzen estimator: understanding its algorithm components", arXiv:2304.11127, 202
 Tree-structured spaces are walked group by group (:mod:`~tunestack.searchers.tpe_dims`): the root
 group first, then each group whose conditions its chosen parents satisfy, each with a model of its own
 fit on the observations where it is active, split among themselves (as Optuna's ``group=True``).  A
-space without conditions is one group.  Pending asks are constant liars in ``g`` (narrow kernels: half the bad set's typical bandwidth), and an ask with
-``k`` pending asks draws ``k + 1`` times as many candidates (:mod:`~tunestack.searchers.tpe_model`);
-while too few results are in for a model only because asks are still pending (a parallel start), the
-model is fit on the results there are instead of asking at random.  With tells at several budgets,
-the model uses the largest budget with enough observations (BOHB, Falkner et al. 2018, sec. 3.2).  The first ``n_startup`` asks
-come from a scrambled Sobol design.  The model is refit from the trial history, so the base class's
+space without conditions is one group.  Pending asks are constant liars in ``g`` (narrow kernels: half
+the bad set's typical bandwidth), and an ask with ``k`` pending asks draws ``k + 1`` times as many
+candidates (:mod:`~tunestack.searchers.tpe_model`); while too few results are in for a model only
+because asks are still pending (a parallel start), the model is fit on the results there are instead of
+asking at random.  With tells at several budgets, the model uses the largest budget with enough
+observations (BOHB, Falkner et al. 2018, sec. 3.2).  The first ``n_startup`` asks come from a scrambled
+Sobol design.  The model is refit from the trial history, so the base class's
 JSON state is all the state there is; fits are cached between asks until the next tell.
 """
 from __future__ import annotations

@@ -156,15 +156,32 @@ def test_conditional_and_forbidden_space():
     assert min(values[n0:]) < min(values[:n0])  # the model-based asks improve on the design
 
 
-def test_pending_asks_spread_out():
-    s = create("rfbo", _branin_space(), seed=0)
+def _batch_after_tells(exclusion: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(observed vectors, 8 pending asks) after 15 Branin tells."""
+    s = create("rfbo", _branin_space(), seed=seed, exclusion=exclusion)
+    X = []
     for _ in range(15):
         sug = s.ask()
         s.tell(sug.id, _branin(sug.config))
-    pend = np.array([s.ask().vector for _ in range(8)])
-    assert len({tuple(v) for v in pend}) == 8
+        X.append(sug.vector)
+    return np.array(X), np.array([s.ask().vector for _ in range(8)])
+
+
+def _spacing_ratio(X: np.ndarray, pend: np.ndarray) -> float:
+    """Smallest distance of a later pending ask to an earlier one, in units of the earlier one's distance
+    to its nearest observation (the radius of its exclusion ball with ``exclusion=1``)."""
+    nearest_obs = np.sqrt(((pend[:, None, :] - X[None]) ** 2).sum(-1)).min(axis=1)
     d = np.sqrt(((pend[:, None, :] - pend[None, :, :]) ** 2).sum(-1))
-    assert d[np.triu_indices(8, 1)].min() > 0.01  # without the exclusion balls they cluster within 0.002
+    return min(d[i, j] / nearest_obs[i] for i in range(len(pend)) for j in range(i + 1, len(pend)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pending_asks_spread_out(seed):
+    X, pend = _batch_after_tells(1.0, seed)
+    assert len({tuple(v) for v in pend}) == 8
+    assert _spacing_ratio(X, pend) >= 0.99  # each ask keeps out of the earlier asks' balls
+    X0, pend0 = _batch_after_tells(0.0, seed)
+    assert _spacing_ratio(X0, pend0) < 0.9  # without the balls later asks crowd the earlier ones
 
 
 def test_model_uses_the_largest_budget_with_enough_points():

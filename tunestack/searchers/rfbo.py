@@ -6,8 +6,10 @@ Sequential model-based optimization (SMBO, Hutter et al. 2011, Algorithm 1):
 2. then, each ask: fit a random forest (``forest.py``) to the observations at the largest budget with
    enough of them (``Searcher.model_budget``; final results count as the largest), on log-transformed
    targets; pending asks enter as fantasies at the worst observed value (the "constant liar" of
-   Ginsbourger et al. 2010, CL-max), and new asks keep out of a small ball around each pending one
-   (a simplified local penalization, Gonzalez et al. 2016), so parallel asks spread out;
+   Ginsbourger et al. 2010, CL-max), and new asks keep out of a ball around each pending one whose
+   radius is that ask's distance to its nearest observation (a simplified local penalization, Gonzalez
+   et al. 2016, at the local spacing of the data), so parallel asks spread out: far apart where the
+   data are sparse, in a tight pattern around the incumbent where they are dense;
 3. maximize expected improvement with SMAC's local search from the best configurations plus random and
    Sobol candidates (``acquisition.py``), and return the best candidate not yet asked;
 4. every ``random_every``-th model-based ask is a random configuration instead (SMAC's interleaved
@@ -45,8 +47,8 @@ class RFBOSearcher(Searcher):
         transform: target transform, ``"log"`` (default), ``"copula"`` or ``"none"``.
         liar: value given to pending asks: ``"worst"`` (default), ``"mean"`` (model prediction) or
             ``"best"`` observed value.
-        exclusion: pending asks keep other asks out of a ball of radius ``exclusion * n ** (-1/dim)``
-            around them (``n`` observations and pending asks; default 0.1; 0 turns it off).
+        exclusion: a pending ask keeps other asks out of a ball of radius ``exclusion`` times its
+            distance to the nearest observation (default 1.0; 0 turns it off).
         min_points: observations a budget needs before the model uses it (default ``dim + 2``).
         forest: dict of :class:`ForestConfig` fields; maximizer: dict of :class:`MaximizerConfig` fields.
     """
@@ -55,7 +57,7 @@ class RFBOSearcher(Searcher):
 
     def __init__(self, space: Any, mode: str = "min", seed: int | None = None, *,
                  n_initial: int | None = None, random_every: int = 10, transform: str = "log",
-                 liar: str = "worst", exclusion: float = 0.1, min_points: int | None = None,
+                 liar: str = "worst", exclusion: float = 1.0, min_points: int | None = None,
                  forest: Mapping[str, Any] | None = None, maximizer: Mapping[str, Any] | None = None):
         super().__init__(space, mode=mode, seed=seed)
         d = self.space.dim
@@ -117,14 +119,16 @@ class RFBOSearcher(Searcher):
         z = transform_targets(y_fit, self.transform)
         model = RandomForestSurrogate(self.forest_config).fit(np.concatenate([X, pending]), z, seed)
         best = float(np.min(z[: len(y)]))
-        radius = self._exclusion_radius(len(X) + len(pending))
+        radii = self._exclusion_radii(pending, X)
+        near = radii > 0
+        pending, radii = pending[near], radii[near]
 
         def acq(C: np.ndarray) -> np.ndarray:
             mean, var = model.predict(C)
             value = log_expected_improvement(mean, var, best)
-            if len(pending) and radius > 0:  # a steep penalty inside the pending asks' exclusion balls
-                d = _min_distance(C, pending, self.space.is_categorical)
-                value = value - _PENALTY * np.maximum(0.0, 1.0 - d / radius)
+            if len(pending):  # a steep penalty inside the pending asks' exclusion balls
+                d = _distances(C, pending, self.space.is_categorical)
+                value = value - _PENALTY * np.max(np.maximum(0.0, 1.0 - d / radii), axis=1)
             return value
 
         starts = X[np.argsort(y, kind="stable")]
@@ -135,12 +139,18 @@ class RFBOSearcher(Searcher):
                 return vec
         return self.space.sample_vectors(self.rng, 1)[0]
 
-    def _exclusion_radius(self, n: int) -> float:
-        """Radius of the ball around a pending ask that other asks avoid: ``exclusion`` times the typical
-        spacing ``n ** (-1/dim)`` of ``n`` points in the unit cube (a simplified local penalization,
-        Gonzalez et al. 2016, Sec. 3).  Small (0.1) by default: with 8 asks at a time, larger balls push
-        most of a batch away from the incumbent and cost regret (``benchmarks/rfbo/results.md``)."""
-        return self.exclusion * float(max(n, 1)) ** (-1.0 / self.space.dim)
+    def _exclusion_radii(self, pending: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Radius of the ball around each pending ask that other asks avoid: ``exclusion`` times the
+        ask's distance to its nearest observation.  In local penalization (Gonzalez et al. 2016, Sec. 3)
+        the ball is where the pending evaluation is likely to tell something new; here its scale is
+        the spacing of the data where the ask lies: an ask refining the incumbent excludes only the
+        incumbent's close neighbourhood, so the batch's next asks refine it in other directions instead of
+        leaving it, and an exploratory ask in sparse space excludes a wide region.  A fixed radius
+        (``0.1 * n ** (-1/dim)``, before) left one refining ask per batch on smooth low-dimensional
+        problems (``BENCHMARKS.md``, parallel section)."""
+        if len(pending) == 0 or len(X) == 0 or self.exclusion == 0:
+            return np.zeros(len(pending))
+        return self.exclusion * np.min(_distances(pending, X, self.space.is_categorical), axis=1)
 
     def _fantasies(self, X: np.ndarray, y: np.ndarray, pending: np.ndarray, seed: int) -> np.ndarray:
         """Values of the pending asks for the constant liar (Ginsbourger et al. 2010, Sec. 4.2)."""
@@ -175,15 +185,15 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def _min_distance(C: np.ndarray, P: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-    """Distance of each row of ``C`` to the nearest row of ``P``: unit-scale differences on numeric
-    dimensions, 0/1 mismatch on categorical ones, 1 where exactly one side is inactive (``nan``)."""
+def _distances(C: np.ndarray, P: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """Distances (len(C), len(P)) between rows: unit-scale differences on numeric dimensions, 0/1
+    mismatch on categorical ones, 1 where exactly one side is inactive (``nan``)."""
     A, B = C[:, None, :], P[None, :, :]
     nan_a, nan_b = np.isnan(A), np.isnan(B)
     with np.errstate(invalid="ignore"):
         diff = np.where(categorical, (A != B).astype(float), np.abs(A - B))
     diff = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, 1.0, diff))
-    return np.sqrt(np.min(np.sum(diff * diff, axis=2), axis=1))
+    return np.sqrt(np.sum(diff * diff, axis=2))
 
 
 def _key(vec: np.ndarray) -> tuple:

@@ -17,7 +17,8 @@ def _need(name: str) -> None:
 
 def test_resolve():
     assert presets.resolve("bohb", None) == ("hyperband", "tpe", {"multivariate": True})
-    assert presets.resolve("async_bohb") == ("async_hyperband", "tpe", {"multivariate": True, "liar_bandwidth": 1.0})
+    assert presets.resolve("async_bohb") == ("async_hyperband", "tpe", {"multivariate": True, "liar_bandwidth": 1.0,
+                                                                         "grow_candidates": False})
     assert presets.resolve("rf_hyperband", None) == ("hyperband", "rfbo", {})
     assert presets.resolve("bohb", "random") == ("hyperband", None, {}), "the user's searcher wins"
     assert presets.resolve("asha", None) == ("asha", None, {})

@@ -279,9 +279,10 @@ def test_constant_liar_spreads_parallel_asks(problem):
         assert np.median(spread[0.5]) > 1.5 * np.median(spread[1e-3]), spread
 
 
-def test_each_pending_ask_draws_from_a_pool_that_grows_with_the_batch(monkeypatch):
+@pytest.mark.parametrize("grow", [True, False])
+def test_each_pending_ask_draws_from_a_pool_that_grows_with_the_batch(monkeypatch, grow):
     p = PROBLEMS["hartmann3"]
-    s = create("tpe", p.space, seed=1)
+    s = create("tpe", p.space, seed=1, grow_candidates=grow)
     for _ in range(20):
         sug = s.ask()
         s.tell(sug.id, p.fn(sug.config))
@@ -290,7 +291,7 @@ def test_each_pending_ask_draws_from_a_pool_that_grows_with_the_batch(monkeypatc
     monkeypatch.setattr(ParzenEstimator, "sample", lambda self, rng, n: draws.append(n) or real(self, rng, n))
     for _ in range(4):
         s.ask()
-    assert draws == [s.n_candidates * (k + 1) for k in range(4)]
+    assert draws == [s.n_candidates * (k + 1 if grow else 1) for k in range(4)]
 
 
 def _parallel_start(seed: int, n_cands: list[int] | None = None):

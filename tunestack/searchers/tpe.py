@@ -53,7 +53,8 @@ class TPESearcher(Searcher):
     ``cat_smoothing`` (strength of Aitchison-Aitken smoothing), ``min_points`` (finite observations a
     budget needs to be modelled; default ``min(dim + 1, n_startup)``), ``constant_liar`` and
     ``liar_bandwidth`` (a pending ask's kernel in ``g``, as a multiple of the bad set's typical
-    bandwidth; default 0.5).
+    bandwidth; default 0.5), ``grow_candidates`` (an ask with ``k`` pending asks draws ``(k + 1) x
+    n_candidates``; default ``True``, for batches; ``False`` for asynchronous workers).
 
     The defaults were chosen on the continuous suite of ``benchmarks/searchers/problems.py`` and a
     synthetic conditional problem (``benchmarks/tpe/``); ``gamma = 0.15`` (linear split, capped at 25
@@ -68,7 +69,8 @@ class TPESearcher(Searcher):
                  gamma: float = 0.15, max_good: int = 25, prior_weight: float = 1.0,
                  bandwidth: str = "neighbour", bandwidth_factor: float = 1.0, min_bandwidth: float = 1e-3,
                  max_bandwidth: float = 0.5, magic_clip: float = 1.0, cat_smoothing: float = 1.0,
-                 min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5):
+                 min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5,
+                 grow_candidates: bool = True):
         super().__init__(space, mode=mode, seed=seed)
         _check_options(n_startup=n_startup, n_candidates=n_candidates, gamma=gamma, max_good=max_good,
                        prior_weight=prior_weight, bandwidth_factor=bandwidth_factor,
@@ -78,7 +80,8 @@ class TPESearcher(Searcher):
         d = self.space.dim
         self.config = TPEConfig(bool(multivariate), float(gamma), int(max_good), float(prior_weight),
                                 float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
-                                float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth))
+                                float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth),
+                                bool(grow_candidates))
         self.n_startup = int(n_startup)
         self.n_candidates = int(n_candidates)
         self.min_points = int(min_points) if min_points is not None else max(2, min(d + 1, self.n_startup))

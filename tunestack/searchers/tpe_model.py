@@ -34,6 +34,7 @@ class TPEConfig:
     cat_smoothing: float = 1.0
     bandwidth: str = "neighbour"
     liar_bandwidth: float = 0.5
+    grow_candidates: bool = True
 
 
 class TPEModel:
@@ -121,11 +122,15 @@ class TPEModel:
         al., AISTATS 2016, sec. 3), over a pool that grows with the batch.  Without it the later asks
         of a batch, kept out of the best region by the liars, settle for the best of few candidates
         elsewhere and the batch exploits the model less than as many sequential asks
-        (``benchmarks/searchers/results/parallel.md``)."""
+        (``benchmarks/searchers/results/parallel.md``).  ``cfg.grow_candidates=False`` keeps
+        ``n_candidates`` for asynchronous workers, where ``k`` pending asks are a steady state rather
+        than a batch under construction: there the growing pool makes every ask the model's argmax
+        (with 64 workers the asks crowd the incumbent's region; ``BENCHMARKS.md``, parallel speedup)."""
         g = self.g
         if len(pending):
             g = g.extended(self.kernels(pending, *self.liar_bw))
-            n_candidates *= 1 + len(pending)
+            if self.cfg.grow_candidates:
+                n_candidates *= 1 + len(pending)
         cand = snap(self.l.sample(rng, n_candidates))
         score = self.l.log_pdf(cand) - g.log_pdf(cand)  # log l(x) / g(x), Bergstra et al. 2011 eq. 4
         if allowed is not None:

@@ -2,7 +2,9 @@
 
 For each benchmark and scheduler of a ``parallel.py`` results file: the table configurations whose
 final (max-budget) value is within the target regret ``r*``, and their full-training cost against the
-table's median.  With ``k`` workers, one of them trained to the end is a lower bound on ``t_k``::
+table's median.  Reaching ``r*`` takes training one of them to the end, so the cheapest one's cost is a
+lower bound on ``t_k`` for any ``k``; the median is reported as the typical cost.  (Table mode; the
+parallel runs evaluate the surrogate, so this is indicative.)::
 
     .venv/bin/python benchmarks/multifidelity/target_cost.py benchmarks/multifidelity/results/parallel.s20.json
 """

@@ -125,7 +125,8 @@ class TPEModel:
         (``benchmarks/searchers/results/parallel.md``).  ``cfg.grow_candidates=False`` keeps
         ``n_candidates`` for asynchronous workers, where ``k`` pending asks are a steady state rather
         than a batch under construction: there the growing pool makes every ask the model's argmax
-        (with 64 workers the asks crowd the incumbent's region; ``BENCHMARKS.md``, parallel speedup)."""
+        (with 64 simulated workers the growing pool kept async_bohb's median seed from reaching the target;
+        ``BENCHMARKS.md``, parallel speedup)."""
         g = self.g
         if len(pending):
             g = g.extended(self.kernels(pending, *self.liar_bw))

@@ -50,13 +50,12 @@ import numpy as np
 from .curves import FAMILIES, Family, basis
 from .mixture import Prediction
 
-__all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS", "SPACES", "FORECASTS"]
+__all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS", "SPACES"]
 
 MIN_POINTS = 4  # fewer points leave too few degrees of freedom for a noise estimate
 TEMPER = 0.25  # learning rate of the shape posterior (see the module docstring)
 G_PRIORS = ("hyper-g/n", "unit")  # "unit": g = n fixed (the first version; kept for ablations)
 SPACES = ("identity", "log")  # value spaces the curve is fitted in (log only for positive curves)
-FORECASTS = ("iid", "ar1", "ar1-gls", "ar1-gls-wide")  # experiment (dev split only), reverted next  # the noise of the predicted value: AR(1) given the last residual, or iid
 _RHO_MAX = 0.9
 _DROP_MASS = 1e-5  # the lightest components holding this much posterior mass in all are dropped
 _GAP = 30.0  # tempered log-likelihood margin beyond which shapes are not evaluated (weight < e^-30)
@@ -68,19 +67,15 @@ _LOG_PU = (math.log((_A - 2.0) / 2.0) - 0.5 * _A * np.log1p(np.exp(_LOG_U)) + _L
 def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
                   families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True,
                   g_prior: str = "hyper-g/n", temper: float = TEMPER, spaces: tuple[str, ...] = SPACES,
-                  space_prior: Mapping[str, float] | None = None, forecast: str = __import__("os").environ.get("LCE_FC", "iid")) -> Prediction:
+                  space_prior: Mapping[str, float] | None = None) -> Prediction:
     """The posterior predictive of the curve's value at ``t_target`` from points ``(t_i, y_i)``.
 
     ``t`` are scaled times (budget / max_budget), ``y`` finite values; at least ``MIN_POINTS`` points.
     ``spaces``: the value spaces averaged over, ``"identity"`` and ``"log"`` (used only when every value
     is positive; see the module docstring); ``space_prior``: their prior masses (default equal).
-    ``forecast``: ``"ar1"`` (default) carries each component's residual at the last point forward with
-    the AR(1) decay ``rho^k`` (``k`` steps to ``t_target``), ``"iid"`` ignores it (the round-3 model;
-    ablations).  ``g_prior`` and ``temper`` exist for ablations too (see the module docstring).
+    ``g_prior`` and ``temper`` exist for ablations (see the module docstring).
     """
     t, y = _checked(t, y, g_prior, temper, spaces)
-    if forecast not in FORECASTS:
-        raise ValueError(f"forecast must be one of {FORECASTS}, got {forecast!r}")
     use = [sp for sp in SPACES if sp in spaces and (sp == "identity" or bool(np.all(y > 0)))] or ["identity"]
     phi0, owner0 = basis(np.append(t, t_target), families)
     eta0 = np.column_stack([np.concatenate([f.e1 for f in families]), np.concatenate([f.e2 for f in families])])
@@ -90,12 +85,11 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
     rho = min(rhos)  # one noise model for all spaces (so that their evidence compares in any units)
     n = len(y)
     n_eff = max(min(n * (1 - rho) / (1 + rho), n), 3.0)
-    ar = rho if forecast != "iid" else 0.0
     prior = _space_prior(space_prior, [f.space for f in fits])
     cols: list[list[np.ndarray]] = [[] for _ in range(6)]
     evidence: dict[str, float] = {}
     for f in fits:
-        lm, pr, loc, scale, owner, eta = f.components(n_eff, temper, g_prior, ar, _steps(t, t_target), forecast)
+        lm, pr, loc, scale, owner, eta = f.components(n_eff, temper, g_prior)
         logw = temper * (lm + f.log_null(n_eff)) + pr
         top = float(logw.max())
         w = np.exp(logw - top)
@@ -161,19 +155,11 @@ class _Space:
         """``log p(y | flat curve)`` up to the constant every space shares (``S_yy`` = n spread^2)."""
         return -(n_eff - 1.0) * math.log(self.spread * self.unit)
 
-    def components(self, n_eff: float, temper: float, g_prior: str, rho: float = 0.0, steps: float = 0.0,
-                   forecast: str = "ar1") -> tuple[np.ndarray, ...]:
+    def components(self, n_eff: float, temper: float, g_prior: str) -> tuple[np.ndarray, ...]:
         """``(log BF, log prior, loc, scale, owner, eta)`` of the plausible components, loc and scale in
-        the space's own units (values, or log values).  With ``rho > 0`` the predictive is the AR(1)
-        forecast ``steps`` after the last point (see :func:`_given_g`)."""
+        the space's own units (values, or log values)."""
         sub = _plausible(self.st, n_eff, temper)
         st = {k: (v[sub] if isinstance(v, np.ndarray) else v) for k, v in self.st.items()}
-        if rho > 0.0:  # Cochrane-Orcutt: z_i - rho z_(i-1) on phi_i - rho phi_(i-1), iid errors
-            phi = self.phi[sub, :-1]
-            w = _stats(phi[:, 1:] - rho * phi[:, :-1], self.z[1:] - rho * self.z[:-1])
-            st.update({"w_" + k: v for k, v in w.items()}, rho=rho, carry=rho ** steps,
-                      z_last=float(self.z[-1]), phi_last=phi[:, -1], gls=forecast != "ar1",
-                      robust=forecast == "ar1-gls-wide")
         components = _components_hyper if g_prior == "hyper-g/n" else _components_unit
         logm, loc, scale2 = components(st, self.phi[sub, -1], n_eff)
         scale = np.sqrt(np.maximum(scale2, 1e-24)) * self.spread
@@ -252,41 +238,10 @@ def _lag1(st: dict, phi: np.ndarray, z: np.ndarray) -> float:
 def _given_g(st: dict, d: np.ndarray, n_eff: float, g: np.ndarray | float
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log Bayes factor, predictive location and squared scale given ``g`` (Liang et al. 2008, eq. 5
-    and the g-prior predictive), with the data counted ``n_eff`` times; in standardised units of ``z``.
-
-    With ``st["rho"] > 0`` the noise is AR(1) and the predictive is the k-step forecast of a regression
-    with AR(1) errors (e.g. Hamilton 1994, Sec. 4.2): ``q z_n + (1 - q) c + a (phi* - q phi_n)``,
-    ``q = rho^k``, with ``(c, a)`` from the prewhitened regression (Cochrane & Orcutt 1949: ``z_i - rho
-    z_(i-1)`` on ``phi_i - rho phi_(i-1)``, whose intercept is ``(1 - rho) c``, ``st["w_*"]``) and the
-    forecast error's variance ``s_w^2 (1 - q^2) / (1 - rho^2)``.  A component that misses the recent end
-    of the curve is thus pulled back to it for a near target, and the parameters are uncertain as
-    much as the prewhitened data leave them; ``q -> 0`` (a far target) keeps the AR(1) marginal
-    variance.  The Bayes factor (the shape weights) stays that of the ``n_eff``-tempered iid fit.
-    """
+    and the g-prior predictive), with the data counted ``n_eff`` times; in standardised units of ``z``."""
     shrink = g / (1.0 + g)
     logbf = 0.5 * (n_eff - 2.0) * np.log1p(g) - 0.5 * (n_eff - 1.0) * np.log1p(g * (1.0 - st["r2"]))
     logbf = np.where(st["flat"], 0.0, logbf)  # a phi constant on the data is the flat curve: BF = 1
-    rho = float(st.get("rho", 0.0))
-    if rho > 0.0 and not st["gls"]:
-        q = st["carry"]
-        dq = d - q * (st["phi_last"] - st["pbar"])
-        loc = (1.0 - q) * st["zbar"] + q * st["z_last"] + shrink * st["slope"] * dq
-        lam = n_eff / st["n"]
-        s2 = lam * st["syy"] * (1.0 - shrink * st["r2"]) / max(n_eff - 1.0, 1e-9)
-        scale2 = s2 * ((1.0 - q * q) + (1.0 - q) ** 2 / n_eff + shrink * dq ** 2 / (lam * st["spp"]))
-        return logbf, loc, scale2
-    if rho > 0.0:
-        q, m, nw = st["carry"], (1.0 - st["carry"]) / (1.0 - rho), st["w_n"]
-        dw = (d + st["pbar"] - q * st["phi_last"]) - m * st["w_pbar"]
-        loc = m * st["w_zbar"] + q * st["z_last"] + shrink * st["w_slope"] * dw
-        s2 = st["w_syy"] * (1.0 - shrink * st["w_r2"]) / max(nw - 1.0, 1e-9)
-        scale2 = s2 * ((1.0 - q * q) / (1.0 - rho * rho) + m * m / nw + shrink * dw ** 2 / st["w_spp"])
-        if st.get("robust"):
-            dq = d - q * (st["phi_last"] - st["pbar"])
-            lam = n_eff / st["n"]
-            s2o = lam * st["syy"] * (1.0 - shrink * st["r2"]) / max(n_eff - 1.0, 1e-9)
-            scale2 = np.maximum(scale2, s2o * ((1.0 - q * q) + (1.0 - q) ** 2 / n_eff + shrink * dq ** 2 / (lam * st["spp"])))
-        return logbf, loc, scale2
     loc = st["zbar"] + shrink * st["slope"] * d
     lam = n_eff / st["n"]
     s2 = lam * st["syy"] * (1.0 - shrink * st["r2"]) / max(n_eff - 1.0, 1e-9)
@@ -314,15 +269,6 @@ def _components_hyper(st: dict, phi_t: np.ndarray, n_eff: float) -> tuple[np.nda
     loc = np.einsum("gk,gk->g", w, loc_g)
     scale2 = np.einsum("gk,gk->g", w, scale2_g + loc_g ** 2) - loc ** 2
     return logm, loc, np.maximum(scale2, 0.0)
-
-
-def _steps(t: np.ndarray, t_target: float) -> float:
-    """Steps of the AR(1) noise from the last point to ``t_target``: in units of the median spacing."""
-    gaps = np.diff(t)
-    gaps = gaps[gaps > 0]
-    if not len(gaps) or t_target <= t[-1]:
-        return 0.0 if t_target <= t[-1] else math.inf
-    return float((t_target - t[-1]) / np.median(gaps))
 
 
 def _log_prior(owner: np.ndarray, n_families: int) -> np.ndarray:

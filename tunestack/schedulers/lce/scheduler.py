@@ -31,7 +31,7 @@ from ..base import COMPLETED, FAILED, RUNNING, STOPPED, Decision, Scheduler, Sch
 from .calibration import backtest, pits, probit_recalibrate, recalibrate as empirical_recalibrate
 from .calibration import scale_recalibrate, space_weight
 from .mixture import Prediction
-from .posterior import FORECASTS, G_PRIORS, MIN_POINTS, SPACES, TEMPER, predict_final
+from .posterior import G_PRIORS, MIN_POINTS, SPACES, TEMPER, predict_final
 
 __all__ = ["LCEScheduler"]
 
@@ -52,8 +52,7 @@ class LCEScheduler(Scheduler):
     directions), ``"probit"`` or ``"empirical"`` (these two only ever raise P(beat)), or ``"none"``; the
     raw model counts as ``prior_weight`` completed trials.  ``temper`` and ``g_prior``: the posterior's shape
     learning rate and g prior (see :mod:`.posterior`; for ablations).  ``spaces``: the value spaces
-    fitted (``["identity", "log"]``; one alone for ablations).  ``forecast``: ``"ar1"`` (the predicted
-    final carries the AR(1) residual at the last point forward) or ``"iid"`` (round 3; ablations).
+    fitted (``["identity", "log"]``; one alone for ablations).
     """
 
     name = "lce"
@@ -63,8 +62,7 @@ class LCEScheduler(Scheduler):
                  min_points: int = 5, min_fraction: float = 0.1, min_completed: int = 3,
                  check_growth: float = 1.1, check_every: int = 1, divergence_factor: float = 10.0,
                  max_points: int = 100, recalibration: str = "scale_widen", prior_weight: float = 2.0,
-                 temper: float = TEMPER, g_prior: str = "hyper-g/n", spaces: tuple[str, ...] | list = SPACES,
-                 forecast: str = "iid"):
+                 temper: float = TEMPER, g_prior: str = "hyper-g/n", spaces: tuple[str, ...] | list = SPACES):
         super().__init__(min_budget, max_budget, eta, mode, seed)
         _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
         _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
@@ -83,13 +81,11 @@ class LCEScheduler(Scheduler):
         _check("temper", temper, 0.0 < temper <= 1.0, "in (0, 1]")
         _check("g_prior", g_prior, g_prior in G_PRIORS, f"one of {list(G_PRIORS)}")
         _check("spaces", spaces, bool(spaces) and all(sp in SPACES for sp in spaces), f"a subset of {list(SPACES)}")
-        _check("forecast", forecast, forecast in FORECASTS, f"one of {list(FORECASTS)}")
         self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
         self.min_completed, self.check_growth, self.check_every = min_completed, float(check_growth), check_every
         self.divergence_factor, self.max_points = float(divergence_factor), max_points
         self.recalibration, self.prior_weight = recalibration, float(prior_weight)
         self.temper, self.g_prior, self.spaces = float(temper), g_prior, [str(sp) for sp in spaces]
-        self.forecast = forecast
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
         self.backtests: dict[str, list[list]] = {}  # completed trial id -> back-test records (its final)
         self.horizon_tests: dict[str, list[list]] = {}  # stopped trial id -> back-tests of its last result
@@ -126,7 +122,7 @@ class LCEScheduler(Scheduler):
     def _predict(self, t: np.ndarray, y: np.ndarray, t_target: float = 1.0) -> Prediction:
         prior = {"identity": 1.0 - self.log_weight, "log": self.log_weight}
         return predict_final(t, y, t_target, temper=self.temper, g_prior=self.g_prior, spaces=tuple(self.spaces),
-                             space_prior=prior, forecast=self.forecast)
+                             space_prior=prior)
 
     # ---- the decision ------------------------------------------------------------------------------
     def _decide(self, t: TrialState, budget: float, value: float) -> Decision:
@@ -247,8 +243,7 @@ class LCEScheduler(Scheduler):
 
 
 _OPTIONS = ("threshold", "min_points", "min_fraction", "min_completed", "check_growth", "check_every",
-            "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior", "spaces",
-            "forecast")
+            "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior", "spaces")
 _RECAL = {"scale": scale_recalibrate, "scale_widen": scale_recalibrate, "probit": probit_recalibrate,
           "empirical": empirical_recalibrate, "none": None}
 

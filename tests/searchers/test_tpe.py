@@ -395,7 +395,8 @@ def test_discrete_and_tiny_spaces_stay_valid():
 
 @pytest.mark.parametrize("bad", [{"gamma": 1.5}, {"n_candidates": 0}, {"min_bandwidth": -1.0},
                                  {"n_startup": 2.5}, {"min_bandwidth": 0.6, "max_bandwidth": 0.5},
-                                 {"bandwidth": "silverman"}])
+                                 {"bandwidth": "silverman"}, {"random_fraction": 1.0},
+                                 {"random_fraction": -0.1}])
 def test_bad_options_are_named(bad):
     with pytest.raises(SearcherError, match=next(iter(bad))):
         create("tpe", spaces.continuous(), seed=0, **bad)
@@ -416,3 +417,42 @@ def test_ask_after_1000_tells_in_10_dims_is_fast():
         times.append(time.process_time() - t)
         s.tell(sug.id, 1.0)
     assert np.median(times) < 0.05, times  # generous: the target on an idle machine is 10 ms
+
+
+def test_random_fraction_interleaves_prior_draws_evenly(monkeypatch):
+    """With ``random_fraction=0.25`` exactly one ask in four after the startup design skips the model
+    (BOHB's random fraction), evenly spaced; the choice follows the trial count, so a restored searcher
+    asks what the original asks.  With 0 every ask after the startup uses the model."""
+    fits = []
+    real_fit = TPESearcher._fit
+
+    def counting_fit(self):
+        fits.append(len(self.trials))
+        return real_fit(self)
+
+    monkeypatch.setattr(TPESearcher, "_fit", counting_fit)
+
+    def run(fraction, n=40):
+        s = create("tpe", spaces.continuous(), seed=1, n_startup=5, random_fraction=fraction)
+        for i in range(n):
+            sug = s.ask()
+            s.tell(sug.id, float(np.sum(np.square(np.asarray(sug.vector) - 0.3))))
+        return s
+
+    fits.clear()
+    run(0.25)
+    model_asks = set(fits)
+    random_asks = [i for i in range(5, 40) if i not in model_asks]
+    assert len(random_asks) == 35 // 4 and np.all(np.diff(random_asks) == 4), random_asks
+    fits.clear()
+    run(0.0)
+    assert sorted(set(fits)) == list(range(5, 40)), "without a random fraction the model makes every ask"
+
+    a = run(0.25, n=17)
+    b = create("tpe", spaces.continuous(), seed=1, n_startup=5, random_fraction=0.25)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    for _ in range(8):
+        sa, sb = a.ask(), b.ask()
+        assert sa.config == sb.config
+        a.tell(sa.id, 1.0)
+        b.tell(sb.id, 1.0)

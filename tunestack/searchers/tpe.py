@@ -54,7 +54,9 @@ class TPESearcher(Searcher):
     budget needs to be modelled; default ``min(dim + 1, n_startup)``), ``constant_liar`` and
     ``liar_bandwidth`` (a pending ask's kernel in ``g``, as a multiple of the bad set's typical
     bandwidth; default 0.5), ``grow_candidates`` (an ask with ``k`` pending asks draws ``(k + 1) x
-    n_candidates``; default ``True``, for batches; ``False`` for asynchronous workers).
+    n_candidates``; default ``True``, for batches; ``False`` for asynchronous workers),
+    ``random_fraction`` (the share of asks after the startup design drawn from the prior, evenly
+    interleaved; default 0, BOHB's rho).
 
     The defaults were chosen on the continuous suite of ``benchmarks/searchers/problems.py`` and a
     synthetic conditional problem (``benchmarks/tpe/``); ``gamma = 0.15`` (linear split, capped at 25
@@ -70,13 +72,13 @@ class TPESearcher(Searcher):
                  bandwidth: str = "neighbour", bandwidth_factor: float = 1.0, min_bandwidth: float = 1e-3,
                  max_bandwidth: float = 0.5, magic_clip: float = 1.0, cat_smoothing: float = 1.0,
                  min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5,
-                 grow_candidates: bool = True):
+                 grow_candidates: bool = True, random_fraction: float = 0.0):
         super().__init__(space, mode=mode, seed=seed)
         _check_options(n_startup=n_startup, n_candidates=n_candidates, gamma=gamma, max_good=max_good,
                        prior_weight=prior_weight, bandwidth_factor=bandwidth_factor,
                        min_bandwidth=min_bandwidth, max_bandwidth=max_bandwidth, magic_clip=magic_clip,
                        cat_smoothing=cat_smoothing, min_points=min_points, bandwidth=bandwidth,
-                       liar_bandwidth=liar_bandwidth)
+                       liar_bandwidth=liar_bandwidth, random_fraction=random_fraction)
         d = self.space.dim
         self.config = TPEConfig(bool(multivariate), float(gamma), int(max_good), float(prior_weight),
                                 float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
@@ -86,6 +88,7 @@ class TPESearcher(Searcher):
         self.n_candidates = int(n_candidates)
         self.min_points = int(min_points) if min_points is not None else max(2, min(d + 1, self.n_startup))
         self.constant_liar = bool(constant_liar)
+        self.random_fraction = float(random_fraction)
         self.dims = Dims(self.space)
         self._design: np.ndarray | None = None
         self._table = TrialTable(d)  # the trial history as arrays, kept up to date by the hooks
@@ -96,6 +99,8 @@ class TPESearcher(Searcher):
     def _propose(self) -> np.ndarray:
         if len(self.trials) < self.n_startup:
             return self._startup_point()
+        if self._random_turn():
+            return self.space.sample_vectors(self.rng, 1)[0]
         models = self._fit()
         if models is None:
             models = self._fit_while_pending()
@@ -110,6 +115,17 @@ class TPESearcher(Searcher):
             if self._allowed(vec[None])[0]:
                 break
         return vec
+
+    def _random_turn(self) -> bool:
+        """Whether this ask is one of the ``random_fraction`` drawn from the prior instead of the model
+        (BOHB's random fraction, Falkner et al. 2018, sec. 3.2).  Interleaved evenly by the ask count
+        after the startup design (ask ``i`` is random when ``floor((i + 1) f) > floor(i f)``), so the
+        choice is a function of the trial history and needs no state of its own."""
+        f = self.random_fraction
+        if f <= 0.0:
+            return False
+        i = len(self.trials) - self.n_startup
+        return int((i + 1) * f + 1e-9) > int(i * f + 1e-9)
 
     def _walk(self, models: list[TPEModel], pending: np.ndarray) -> np.ndarray:
         """Choose the groups of a conditional space in tree order, each by its own model."""
@@ -210,6 +226,8 @@ def _check_options(**opts: Any) -> None:
     for name in ("bandwidth_factor", "min_bandwidth", "max_bandwidth", "liar_bandwidth"):
         if not opts[name] > 0.0:
             raise SearcherError(f"tpe: {name} must be > 0, got {opts[name]!r}")
+    if not 0.0 <= opts["random_fraction"] < 1.0:
+        raise SearcherError(f"tpe: random_fraction must lie in [0, 1), got {opts['random_fraction']!r}")
     if opts["bandwidth"] not in ("neighbour", "scott"):
         raise SearcherError(f"tpe: bandwidth must be 'neighbour' or 'scott', got {opts['bandwidth']!r}")
     if opts["min_bandwidth"] > opts["max_bandwidth"]:

@@ -434,7 +434,7 @@ def test_random_fraction_interleaves_prior_draws_evenly(monkeypatch):
 
     def run(fraction, n=40):
         s = create("tpe", spaces.continuous(), seed=1, n_startup=5, random_fraction=fraction)
-        for i in range(n):
+        for _ in range(n):
             sug = s.ask()
             s.tell(sug.id, float(np.sum(np.square(np.asarray(sug.vector) - 0.3))))
         return s

@@ -47,12 +47,12 @@ def _lce(budgets: np.ndarray, values: np.ndarray, k: int, families, **kw) -> dic
     return _score_dist(p.cdf, p.logpdf, p.quantile, float(values[-1]))
 
 
-def learnt_log_weight(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+def learnt_log_weight(curves: Sequence[tuple[np.ndarray, np.ndarray]], **kw) -> float:
     """The log space's prior mass the scheduler would learn from these curves run to the end."""
     recs = {}
     for i, (b, v) in enumerate(curves):
         recs[str(i)] = backtest(b[:-1], v[:-1], float(b[-1]), float(v[-1]), MIN_RESULTS, MIN_FRACTION,
-                                lambda t, y, tt: predict_final(t, y, tt))
+                                lambda t, y, tt: predict_final(t, y, tt, **kw))
     return space_weight(recs)
 
 
@@ -67,10 +67,12 @@ def _fit_last_sigma(curves: Sequence[tuple[np.ndarray, np.ndarray]], frac: float
 
 
 def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequence[float] = FRACTIONS,
-             methods: Sequence[str] = METHODS) -> dict:
-    """``{fraction: {method: {metric: mean}}}`` over ``curves`` (pairs of budgets and values)."""
+             methods: Sequence[str] = METHODS, fit_kw: dict | None = None) -> dict:
+    """``{fraction: {method: {metric: mean}}}`` over ``curves`` (pairs of budgets and values);
+    ``fit_kw``: options of the ``lce`` method's fit (``predict_final``'s, for ablations)."""
+    fit_kw = dict(fit_kw or {})
     halves = (list(curves[0::2]), list(curves[1::2]))
-    log_w = [learnt_log_weight(h) for h in halves[::-1]] if "lce" in methods else [0.5, 0.5]  # other half
+    log_w = [learnt_log_weight(h, **fit_kw) for h in halves[::-1]] if "lce" in methods else [0.5, 0.5]
     out: dict = {"log_weight": log_w}
     for frac in fractions:
         rows: dict[str, list[dict]] = {m: [] for m in methods}
@@ -81,7 +83,8 @@ def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequenc
             for m in methods:
                 if m == "lce":
                     lw = log_w[i % 2]
-                    rows[m].append(_lce(b, v, k, FAMILIES, space_prior={"identity": 1 - lw, "log": lw}))
+                    rows[m].append(_lce(b, v, k, FAMILIES, space_prior={"identity": 1 - lw, "log": lw},
+                                        **fit_kw))
                 elif m == "lce-identity":
                     rows[m].append(_lce(b, v, k, FAMILIES, spaces=_IDENTITY))
                 elif m == "pow3":

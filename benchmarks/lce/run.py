@@ -114,12 +114,12 @@ def savings(seeds: int, trials: int, benches: tuple[str, ...], split: str = "all
 
 
 # ---- prediction quality -------------------------------------------------------------------------------
-def prediction(n_curves: int, benches: tuple[str, ...], split: str = "all") -> dict:
+def prediction(n_curves: int, benches: tuple[str, ...], split: str = "all", fit_kw: dict | None = None) -> dict:
     out: dict = {}
     for name in benches:
         budgets, vals, _ = table(name, split)
         idx = np.random.default_rng(0).permutation(len(vals))[:n_curves]
-        res = pq.evaluate([(budgets, vals[i]) for i in idx])
+        res = pq.evaluate([(budgets, vals[i]) for i in idx], fit_kw=fit_kw)
         out[name] = {str(k): v for k, v in res.items()}
         lw = ", ".join(f"{w:.2f}" for w in res["log_weight"])
         print(f"\n{name} ({len(idx)} curves; learnt log-space weight of the two halves {lw})\n{pq.format_table(res)}")
@@ -205,13 +205,15 @@ def main() -> None:
     ap.add_argument("--split", choices=SPLITS, default="odd",
                     help="curve indices used: odd = held out (default), even = development, all")
     ap.add_argument("--kw", default="{}", help="scheduler options as JSON (ablations), e.g. '{\"threshold\": 0.1}'")
+    ap.add_argument("--fit-kw", default="{}", help="options of the lce method's fit (prediction), as JSON, "
+                    "e.g. '{\"burn_in\": 0.25}'")
     ap.add_argument("--tag", default="", help="suffix of the results file names")
     a = ap.parse_args()
     benches, kw, tag = tuple(a.bench), json.loads(a.kw), (f"_{a.tag}" if a.tag else "")
     if a.figure in ("savings", "all"):
         _save(f"savings_{a.split}{tag}", savings(a.seeds, a.trials, benches, a.split, **kw))
     if a.figure in ("prediction", "all"):
-        _save(f"prediction_{a.split}{tag}", prediction(a.curves, benches, a.split))
+        _save(f"prediction_{a.split}{tag}", prediction(a.curves, benches, a.split, json.loads(a.fit_kw)))
     if a.figure in ("simulate", "all"):
         res = simulated.run(tuple(b for b in benches if b in REAL), a.seeds, a.trials, a.workers, a.processes,
                             **kw)

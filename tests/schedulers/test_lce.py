@@ -411,10 +411,32 @@ def test_options_are_validated_with_clear_messages():
         create("lce", max_budget=10, check_growth=0.5)
     with pytest.raises(SchedulerError, match="spaces"):
         create("lce", max_budget=10, spaces=["sqrt"])
+    with pytest.raises(SchedulerError, match="burn_in"):
+        create("lce", max_budget=10, burn_in=1.0)
     s = create("lce", max_budget=10)
     s.add_trial("a")
     with pytest.raises(SchedulerError, match="at least"):
         s.predict("a")
+
+
+def test_burn_in_leaves_the_early_points_out_of_the_fit_but_keeps_enough():
+    t = np.arange(1, 41) / 40.0
+    y = 0.1 + 0.5 * t ** -0.7 + 0.002 * np.sin(np.arange(40))
+    p = predict_final(t, y, burn_in=0.25)
+    ref = predict_final(t[t >= 0.25 * t[-1]], y[t >= 0.25 * t[-1]])  # the same fit on the kept points
+    assert p.median() == pytest.approx(ref.median(), rel=1e-12)
+    assert p.n_eff == ref.n_eff and p.median() != pytest.approx(predict_final(t, y).median(), rel=1e-6)
+    short = predict_final(t[:8], y[:8], burn_in=0.5)  # no point may go: 8 is the fewest a burn-in keeps
+    assert short.median() == pytest.approx(predict_final(t[:8], y[:8]).median(), rel=1e-12)
+    s = create("lce", max_budget=40, burn_in=0.25)
+    s.add_trial("a")
+    for b, v in zip(range(1, 31), y):
+        s.on_result("a", float(b), float(v))
+    kept = slice(7, 30)  # budgets 8..30 (>= 0.25 x 30)
+    assert s.predict("a").median() == pytest.approx(predict_final(t[kept], y[kept]).median(), rel=1e-9)
+    back = create("lce", max_budget=40)
+    back.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert back.burn_in == 0.25 and back.predict("a").median() == pytest.approx(s.predict("a").median())
 
 
 def test_long_curves_are_thinned_and_decisions_stay_cheap():

@@ -52,6 +52,7 @@ from .mixture import Prediction
 
 __all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS", "SPACES"]
 
+BURN_KEEP = 8  # a burn-in never leaves fewer points than this
 MIN_POINTS = 4  # fewer points leave too few degrees of freedom for a noise estimate
 TEMPER = 0.25  # learning rate of the shape posterior (see the module docstring)
 G_PRIORS = ("hyper-g/n", "unit")  # "unit": g = n fixed (the first version; kept for ablations)
@@ -67,15 +68,19 @@ _LOG_PU = (math.log((_A - 2.0) / 2.0) - 0.5 * _A * np.log1p(np.exp(_LOG_U)) + _L
 def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
                   families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True,
                   g_prior: str = "hyper-g/n", temper: float = TEMPER, spaces: tuple[str, ...] = SPACES,
-                  space_prior: Mapping[str, float] | None = None) -> Prediction:
+                  space_prior: Mapping[str, float] | None = None, burn_in: float = 0.0) -> Prediction:
     """The posterior predictive of the curve's value at ``t_target`` from points ``(t_i, y_i)``.
 
     ``t`` are scaled times (budget / max_budget), ``y`` finite values; at least ``MIN_POINTS`` points.
     ``spaces``: the value spaces averaged over, ``"identity"`` and ``"log"`` (used only when every value
     is positive; see the module docstring); ``space_prior``: their prior masses (default equal).
-    ``g_prior`` and ``temper`` exist for ablations (see the module docstring).
+    ``g_prior`` and ``temper`` exist for ablations (see the module docstring).  ``burn_in``: the points
+    before ``burn_in * t[-1]`` are left out of the fit (at least ``BURN_KEEP`` points stay).
     """
     t, y = _checked(t, y, g_prior, temper, spaces)
+    if burn_in > 0.0:
+        drop = min(int(np.searchsorted(t, burn_in * t[-1], side="left")), max(len(t) - BURN_KEEP, 0))
+        t, y = t[drop:], y[drop:]
     use = [sp for sp in SPACES if sp in spaces and (sp == "identity" or bool(np.all(y > 0)))] or ["identity"]
     phi0, owner0 = basis(np.append(t, t_target), families)
     eta0 = np.column_stack([np.concatenate([f.e1 for f in families]), np.concatenate([f.e2 for f in families])])

@@ -159,6 +159,8 @@ def test_bad_inputs_are_refused_clearly():
         predict_final(t, y, temper=0.0)
     with pytest.raises(ValueError, match="g_prior"):
         predict_final(t, y, g_prior="zellner")
+    with pytest.raises(ValueError, match="burn_in"):
+        predict_final(t, y, burn_in=-0.1)
 
 
 # ---- calibration -----------------------------------------------------------------------------------

@@ -78,6 +78,8 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
     before ``burn_in * t[-1]`` are left out of the fit (at least ``BURN_KEEP`` points stay).
     """
     t, y = _checked(t, y, g_prior, temper, spaces)
+    if not 0.0 <= burn_in < 1.0:
+        raise ValueError(f"burn_in must be in [0, 1), got {burn_in!r}")
     if burn_in > 0.0:
         drop = min(int(np.searchsorted(t, burn_in * t[-1], side="left")), max(len(t) - BURN_KEEP, 0))
         t, y = t[drop:], y[drop:]

@@ -53,7 +53,7 @@ class LCEScheduler(Scheduler):
     raw model counts as ``prior_weight`` completed trials.  ``temper`` and ``g_prior``: the posterior's shape
     learning rate and g prior (see :mod:`.posterior`; for ablations).  ``spaces``: the value spaces
     fitted (``["identity", "log"]``; one alone for ablations).  ``burn_in``: fit only the points after
-    ``burn_in x`` the trial's last budget (at least 8 stay; default 0: tried on development curves, it
+    ``burn_in x`` the trial's last budget (at least ``posterior.BURN_KEEP`` stay; default 0: tried on development curves, it
     saves more but stops noisy plateaus that end best, ``benchmarks/lce/README.md``).
     """
 
@@ -84,12 +84,12 @@ class LCEScheduler(Scheduler):
         _check("temper", temper, 0.0 < temper <= 1.0, "in (0, 1]")
         _check("g_prior", g_prior, g_prior in G_PRIORS, f"one of {list(G_PRIORS)}")
         _check("spaces", spaces, bool(spaces) and all(sp in SPACES for sp in spaces), f"a subset of {list(SPACES)}")
+        _check("burn_in", burn_in, 0.0 <= burn_in < 1.0, "in [0, 1)")
         self.threshold, self.min_points, self.min_fraction = float(threshold), min_points, float(min_fraction)
         self.min_completed, self.check_growth, self.check_every = min_completed, float(check_growth), check_every
         self.divergence_factor, self.max_points = float(divergence_factor), max_points
         self.recalibration, self.prior_weight = recalibration, float(prior_weight)
         self.temper, self.g_prior, self.spaces = float(temper), g_prior, [str(sp) for sp in spaces]
-        _check("burn_in", burn_in, 0.0 <= burn_in < 1.0, "in [0, 1)")
         self.burn_in = float(burn_in)
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
         self.backtests: dict[str, list[list]] = {}  # completed trial id -> back-test records (its final)

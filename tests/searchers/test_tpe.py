@@ -396,7 +396,7 @@ def test_discrete_and_tiny_spaces_stay_valid():
 @pytest.mark.parametrize("bad", [{"gamma": 1.5}, {"n_candidates": 0}, {"min_bandwidth": -1.0},
                                  {"n_startup": 2.5}, {"min_bandwidth": 0.6, "max_bandwidth": 0.5},
                                  {"bandwidth": "silverman"}, {"random_fraction": 1.0},
-                                 {"random_fraction": -0.1}])
+                                 {"random_fraction": -0.1}, {"sample_bandwidth_factor": 0.5}])
 def test_bad_options_are_named(bad):
     with pytest.raises(SearcherError, match=next(iter(bad))):
         create("tpe", spaces.continuous(), seed=0, **bad)
@@ -456,3 +456,37 @@ def test_random_fraction_interleaves_prior_draws_evenly(monkeypatch):
         assert sa.config == sb.config
         a.tell(sa.id, 1.0)
         b.tell(sb.id, 1.0)
+
+
+def test_sample_bandwidth_factor_widens_the_draws_not_the_scores(monkeypatch):
+    """BOHB's b_w: candidates come from ``l`` with every bandwidth times the factor (numeric ones capped
+    at the unit width, categorical smoothing at the uniform), the acquisition uses ``l`` and ``g`` as
+    they are; factor 1 draws from ``l`` itself."""
+    import dataclasses
+
+    from tunestack.searchers.tpe_model import TPEModel
+
+    s = create("tpe", spaces.mixed(), seed=4, sample_bandwidth_factor=3.0)
+    for i in range(25):
+        sug = s.ask()
+        s.tell(sug.id, float(np.random.default_rng(i).random()))
+    (wide,) = s._fit()
+    s.config, s._cache = dataclasses.replace(s.config, sample_bandwidth_factor=1.0), None
+    (plain,) = s._fit()  # the same data, factor 1
+    assert plain.l_sample is plain.l and wide.l_sample is not wide.l
+    k_plain, k_wide, k_draw = (m._blocks[1].k for m in (plain.l, wide.l, wide.l_sample))
+    np.testing.assert_array_equal(k_plain.sigma, k_wide.sigma)  # the scores' l is unwidened
+    np.testing.assert_array_equal(k_plain.lam, k_wide.lam)
+    num, cat = wide.n_choices == 0, wide.n_choices > 0
+    gb = wide.good_bw[0][:, num]
+    cell = np.where(k_wide.sigma[:, num] > gb, k_wide.sigma[:, num], 0.0)  # a discrete cell's floor
+    np.testing.assert_allclose(k_draw.sigma[:, num], np.maximum(np.minimum(3.0 * gb, 1.0), cell))
+    assert (k_draw.sigma[:, num] > 1.5 * k_wide.sigma[:, num]).any()
+    cap = (wide.n_choices[cat] - 1) / wide.n_choices[cat]
+    np.testing.assert_allclose(k_draw.lam[:, cat], np.minimum(3.0 * k_wide.lam[:, cat], cap))
+    assert (k_draw.lam[:, cat] > k_wide.lam[:, cat]).any()
+    drawn = []
+    real = ParzenEstimator.sample
+    monkeypatch.setattr(ParzenEstimator, "sample", lambda self, rng, n: drawn.append(self) or real(self, rng, n))
+    TPEModel.propose(wide, np.random.default_rng(0), 8, np.empty((0, k_wide.mu.shape[1])), lambda x: x)
+    assert drawn == [wide.l_sample]

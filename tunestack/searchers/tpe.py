@@ -56,7 +56,8 @@ class TPESearcher(Searcher):
     bandwidth; default 0.5), ``grow_candidates`` (an ask with ``k`` pending asks draws ``(k + 1) x
     n_candidates``; default ``True``, for batches; ``False`` for asynchronous workers),
     ``random_fraction`` (the share of asks after the startup design drawn from the prior, evenly
-    interleaved; default 0, BOHB's rho).
+    interleaved; default 0, BOHB's rho), ``sample_bandwidth_factor`` (candidates are drawn from ``l``
+    with its bandwidths times this factor and scored unwidened, BOHB's b_w; default 1).
 
     The defaults were chosen on the continuous suite of ``benchmarks/searchers/problems.py`` and a
     synthetic conditional problem (``benchmarks/tpe/``); ``gamma = 0.15`` (linear split, capped at 25
@@ -72,18 +73,20 @@ class TPESearcher(Searcher):
                  bandwidth: str = "neighbour", bandwidth_factor: float = 1.0, min_bandwidth: float = 1e-3,
                  max_bandwidth: float = 0.5, magic_clip: float = 1.0, cat_smoothing: float = 1.0,
                  min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5,
-                 grow_candidates: bool = True, random_fraction: float = 0.0):
+                 grow_candidates: bool = True, random_fraction: float = 0.0,
+                 sample_bandwidth_factor: float = 1.0):
         super().__init__(space, mode=mode, seed=seed)
         _check_options(n_startup=n_startup, n_candidates=n_candidates, gamma=gamma, max_good=max_good,
                        prior_weight=prior_weight, bandwidth_factor=bandwidth_factor,
                        min_bandwidth=min_bandwidth, max_bandwidth=max_bandwidth, magic_clip=magic_clip,
                        cat_smoothing=cat_smoothing, min_points=min_points, bandwidth=bandwidth,
-                       liar_bandwidth=liar_bandwidth, random_fraction=random_fraction)
+                       liar_bandwidth=liar_bandwidth, random_fraction=random_fraction,
+                       sample_bandwidth_factor=sample_bandwidth_factor)
         d = self.space.dim
         self.config = TPEConfig(bool(multivariate), float(gamma), int(max_good), float(prior_weight),
                                 float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
                                 float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth),
-                                bool(grow_candidates))
+                                bool(grow_candidates), float(sample_bandwidth_factor))
         self.n_startup = int(n_startup)
         self.n_candidates = int(n_candidates)
         self.min_points = int(min_points) if min_points is not None else max(2, min(d + 1, self.n_startup))
@@ -226,6 +229,9 @@ def _check_options(**opts: Any) -> None:
     for name in ("bandwidth_factor", "min_bandwidth", "max_bandwidth", "liar_bandwidth"):
         if not opts[name] > 0.0:
             raise SearcherError(f"tpe: {name} must be > 0, got {opts[name]!r}")
+    if not opts["sample_bandwidth_factor"] >= 1.0:
+        raise SearcherError("tpe: sample_bandwidth_factor must be >= 1 (it widens the candidate draws), "
+                            f"got {opts['sample_bandwidth_factor']!r}")
     if not 0.0 <= opts["random_fraction"] < 1.0:
         raise SearcherError(f"tpe: random_fraction must lie in [0, 1), got {opts['random_fraction']!r}")
     if opts["bandwidth"] not in ("neighbour", "scott"):

@@ -35,6 +35,7 @@ class TPEConfig:
     bandwidth: str = "neighbour"
     liar_bandwidth: float = 0.5
     grow_candidates: bool = True
+    sample_bandwidth_factor: float = 1.0
 
 
 class TPEModel:
@@ -55,6 +56,16 @@ class TPEModel:
         self.good_bw = self.bandwidths(X_good)
         self.bad_bw = self.bandwidths(X_bad)
         self.l = self._estimator(self.kernels(X_good, *self.good_bw))
+        # BOHB draws its candidates from l with every bandwidth widened by a factor (Falkner et al.,
+        # ICML 2018, Algorithm 2, b_w = 3) and scores them by l / g unwidened: more diverse candidates,
+        # the same acquisition.  Categorical smoothing widens alike, up to the uniform distribution.
+        f = cfg.sample_bandwidth_factor
+        if f == 1.0:
+            self.l_sample = self.l
+        else:
+            cap = (np.maximum(n_choices, 1) - 1) / np.maximum(n_choices, 1)
+            self.l_sample = self._estimator(self.kernels(
+                X_good, np.minimum(f * self.good_bw[0], 1.0), np.minimum(f * self.good_bw[1], cap)))
         self.g = self._estimator(self.kernels(X_bad, *self.bad_bw))
         # Constant liar: a pending ask is one more bad observation (the worst value), with
         # ``liar_bandwidth`` x the bad set's typical bandwidth, so parallel asks avoid each other's
@@ -132,7 +143,7 @@ class TPEModel:
             g = g.extended(self.kernels(pending, *self.liar_bw))
             if self.cfg.grow_candidates:
                 n_candidates *= 1 + len(pending)
-        cand = snap(self.l.sample(rng, n_candidates))
+        cand = snap(self.l_sample.sample(rng, n_candidates))
         score = self.l.log_pdf(cand) - g.log_pdf(cand)  # log l(x) / g(x), Bergstra et al. 2011 eq. 4
         if allowed is not None:
             score[~allowed(cand)] = -np.inf

@@ -16,7 +16,7 @@ def _need(name: str) -> None:
 
 
 def test_resolve():
-    assert presets.resolve("bohb", None) == ("hyperband", "tpe", {"multivariate": True})
+    assert presets.resolve("bohb", None) == ("hyperband", "tpe", {"multivariate": True, "magic_clip": 0.5})
     assert presets.resolve("async_bohb") == ("async_hyperband", "tpe", {"multivariate": True, "liar_bandwidth": 1.0,
                                                                          "grow_candidates": False})
     assert presets.resolve("rf_hyperband", None) == ("hyperband", "rfbo", {})
@@ -25,7 +25,7 @@ def test_resolve():
     assert presets.resolve(None, "tpe") == (None, None, {})
     out = presets.resolve("bohb", None)
     out[2]["multivariate"] = False  # a copy: the preset itself is unchanged
-    assert presets.PRESETS["bohb"].searcher_kwargs == {"multivariate": True}
+    assert presets.PRESETS["bohb"].searcher_kwargs == {"multivariate": True, "magic_clip": 0.5}
 
 
 @pytest.mark.parametrize("factory,sched_cls,searcher_name", [
@@ -54,8 +54,8 @@ def test_bohb_asks_for_multivariate_tpe_and_user_kwargs_win(monkeypatch):
     monkeypatch.setattr(presets, "create_searcher", fake_create)
     presets.bohb(spaces.continuous(), 1, 27, seed=0)
     presets.bohb(spaces.continuous(), 1, 27, seed=0, multivariate=False, n_startup=5)
-    assert calls == [("tpe", "min", 0, {"multivariate": True}),
-                     ("tpe", "min", 0, {"multivariate": False, "n_startup": 5})]
+    assert calls == [("tpe", "min", 0, {"multivariate": True, "magic_clip": 0.5}),
+                     ("tpe", "min", 0, {"multivariate": False, "magic_clip": 0.5, "n_startup": 5})]
 
 
 def test_unknown_preset():

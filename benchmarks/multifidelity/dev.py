@@ -8,6 +8,9 @@ full-budget value at 10 / 30 / 100 full-evaluation equivalents), tunestack varia
 
     nice -n 10 .venv/bin/python benchmarks/multifidelity/dev.py --variants bohb,rf_hyperband --seeds 10
 
+``--workers K`` simulates K workers instead of one, with the checkpoints in worker time (K x simulated
+time, in full-evaluation equivalents), for the asynchronous presets.
+
 A variant is a name of :data:`VARIANTS` (a scheduler name + a searcher factory); runs are cached in
 ``_work/dev_cache/`` by (variant, benchmark, seed, tunestack code hash, the variant's spec).
 """
@@ -68,11 +71,11 @@ def _make(name: str, space: Any, ev: Evaluator, seed: int) -> tuple[Any, Any]:
     return s, c
 
 
-def run_one(variant: str, bench: str, seed: int, limit: float = 100.0) -> dict:
+def run_one(variant: str, bench: str, seed: int, limit: float = 100.0, workers: int = 1) -> dict:
     from tunestack.platform.simulator import simulate
 
     spec = json.dumps(VARIANTS[variant], sort_keys=True, default=str)
-    key = f"{variant}__{bench}__s{seed}__b{limit:g}"
+    key = f"{variant}__{bench}__s{seed}__b{limit:g}" + (f"__w{workers}" if workers > 1 else "")
     fp = f"{_code_hash(spec)}|{spec}|{_dev_hash()}"
     path = CACHE / f"{key}.json"
     if path.exists():
@@ -83,9 +86,10 @@ def run_one(variant: str, bench: str, seed: int, limit: float = 100.0) -> dict:
     t0 = time.process_time()
     searcher, scheduler = _make(variant, ev.bench.search_space, ev, seed)
     res = simulate(ev.budget_objective, ev.bench.search_space, searcher=searcher, scheduler=scheduler,
-                   min_budget=ev.min_budget, max_budget=ev.max_budget, eta=ETA, workers=1,
-                   max_time=limit * ev.max_budget, seed=seed)
-    full = [(h["time"] / ev.max_budget, h["value"]) for h in res.history
+                   min_budget=ev.min_budget, max_budget=ev.max_budget, eta=ETA, workers=workers,
+                   max_time=limit * ev.max_budget / workers, seed=seed)
+    # x = worker time spent (k workers x simulated time) in full-evaluation equivalents
+    full = [(h["time"] * workers / ev.max_budget, h["value"]) for h in res.history
             if h["budget"] >= ev.max_budget * (1 - 1e-9)]
     rec = {"variant": variant, "bench": bench, "seed": seed, "improvements": improvements(full),
            "n_evals": len(res.history), "cpu_s": round(time.process_time() - t0, 2), "fingerprint": fp,
@@ -173,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--benchmarks", default="all")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--extra", default="", help="python file defining more variants (add_variant calls)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="simulated workers; the checkpoints are then worker time (k x simulated time) in "
+                         "full-evaluation equivalents")
     args = ap.parse_args(argv)
     if hasattr(os, "nice"):
         os.nice(max(0, 10 - os.nice(0)))
@@ -186,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     for b in benches:
         for v in variants:
             for s in range(args.seeds):
-                recs.append(run_one(v, b, s))
+                recs.append(run_one(v, b, s, workers=args.workers))
         print(f"# {b} done ({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
     print(summarize(recs, variants, benches, args.seeds))
     return 0

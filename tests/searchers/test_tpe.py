@@ -396,7 +396,8 @@ def test_discrete_and_tiny_spaces_stay_valid():
 @pytest.mark.parametrize("bad", [{"gamma": 1.5}, {"n_candidates": 0}, {"min_bandwidth": -1.0},
                                  {"n_startup": 2.5}, {"min_bandwidth": 0.6, "max_bandwidth": 0.5},
                                  {"bandwidth": "silverman"}, {"random_fraction": 1.0},
-                                 {"random_fraction": -0.1}, {"sample_bandwidth_factor": 0.5}])
+                                 {"random_fraction": -0.1}, {"sample_bandwidth_factor": 0.5},
+                                 {"min_good": 0}])
 def test_bad_options_are_named(bad):
     with pytest.raises(SearcherError, match=next(iter(bad))):
         create("tpe", spaces.continuous(), seed=0, **bad)
@@ -490,3 +491,24 @@ def test_sample_bandwidth_factor_widens_the_draws_not_the_scores(monkeypatch):
     monkeypatch.setattr(ParzenEstimator, "sample", lambda self, rng, n: drawn.append(self) or real(self, rng, n))
     TPEModel.propose(wide, np.random.default_rng(0), 8, np.empty((0, k_wide.mu.shape[1])), lambda x: x)
     assert drawn == [wide.l_sample]
+
+
+def test_min_good_floors_the_good_set_and_none_means_min_points():
+    """The good set is ``min(ceil(gamma n), max_good)``, at least ``min_good`` (``None``: ``min_points``,
+    BOHB's d + 1), always leaving one bad observation."""
+    space = spaces.continuous()
+    plain = create("tpe", space, seed=0)
+    floor4 = create("tpe", space, seed=0, min_good=4)
+    bohb_like = create("tpe", space, seed=0, min_good=None)
+    assert bohb_like.config.min_good == bohb_like.min_points == min(bohb_like.space.dim + 1, 10)
+    for s in (plain, floor4, bohb_like):
+        for _ in range(30):
+            sug = s.ask()
+            s.tell(sug.id, float(sum(v for v in sug.config.values() if isinstance(v, float))))
+    sizes = {name: [m.n_good(n) for n in (2, 5, 10, 30, 400)]
+             for name, m in (("plain", plain._fit()[0]), ("floor4", floor4._fit()[0]),
+                             ("bohb", bohb_like._fit()[0]))}
+    assert sizes["plain"] == [1, 1, 2, 5, 25]
+    assert sizes["floor4"] == [1, 4, 4, 5, 25]
+    k = bohb_like.min_points
+    assert sizes["bohb"] == [1, min(k, 4), min(k, 9), max(k, 5), 25]

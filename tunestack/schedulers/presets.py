@@ -37,8 +37,8 @@ PRESETS: dict[str, Preset] = {
     # magic_clip 0.5 (a bandwidth floor of 0.5 / (n + 1), half of tpe's default): chosen on the
     # development MF benchmarks, not the reported ones; paired with the preset before it on 7 benchmarks
     # x seeds 10-19 (a confirmation run) better / worse in 29 / 41, 49 / 21, 47 / 23 runs at 10 / 30 / 100
-    # full evaluations (BENCHMARKS.md, section 3); it is not measured with asynchronous workers, so
-    # async_bohb keeps tpe's default
+    # full evaluations (BENCHMARKS.md, section 3); with 16 simulated workers it gave async_bohb no clear
+    # gain (31 / 37 at 30, 40 / 30 at 100), so async_bohb keeps tpe's default
     "bohb": Preset("hyperband", "tpe", {"multivariate": True, "magic_clip": 0.5}),
     # the asynchronous preset is for many workers: with 15 asks pending, tpe's narrow default liars
     # (liar_bandwidth=0.5, chosen for batches of 8) cost speedup in simulated time on the gbm curves

@@ -57,7 +57,8 @@ class TPESearcher(Searcher):
     n_candidates``; default ``True``, for batches; ``False`` for asynchronous workers),
     ``random_fraction`` (the share of asks after the startup design drawn from the prior, evenly
     interleaved; default 0, BOHB's rho), ``sample_bandwidth_factor`` (candidates are drawn from ``l``
-    with its bandwidths times this factor and scored unwidened, BOHB's b_w; default 1).
+    with its bandwidths times this factor and scored unwidened, BOHB's b_w; default 1), ``min_good``
+    (the good set's least size; ``None``: ``min_points``, BOHB's d + 1; default 1).
 
     The defaults were chosen on the continuous suite of ``benchmarks/searchers/problems.py`` and a
     synthetic conditional problem (``benchmarks/tpe/``); ``gamma = 0.15`` (linear split, capped at 25
@@ -74,22 +75,23 @@ class TPESearcher(Searcher):
                  max_bandwidth: float = 0.5, magic_clip: float = 1.0, cat_smoothing: float = 1.0,
                  min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5,
                  grow_candidates: bool = True, random_fraction: float = 0.0,
-                 sample_bandwidth_factor: float = 1.0):
+                 sample_bandwidth_factor: float = 1.0, min_good: int | None = 1):
         super().__init__(space, mode=mode, seed=seed)
         _check_options(n_startup=n_startup, n_candidates=n_candidates, gamma=gamma, max_good=max_good,
                        prior_weight=prior_weight, bandwidth_factor=bandwidth_factor,
                        min_bandwidth=min_bandwidth, max_bandwidth=max_bandwidth, magic_clip=magic_clip,
                        cat_smoothing=cat_smoothing, min_points=min_points, bandwidth=bandwidth,
                        liar_bandwidth=liar_bandwidth, random_fraction=random_fraction,
-                       sample_bandwidth_factor=sample_bandwidth_factor)
+                       sample_bandwidth_factor=sample_bandwidth_factor, min_good=min_good)
         d = self.space.dim
-        self.config = TPEConfig(bool(multivariate), float(gamma), int(max_good), float(prior_weight),
-                                float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
-                                float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth),
-                                bool(grow_candidates), float(sample_bandwidth_factor))
         self.n_startup = int(n_startup)
         self.n_candidates = int(n_candidates)
         self.min_points = int(min_points) if min_points is not None else max(2, min(d + 1, self.n_startup))
+        self.config = TPEConfig(bool(multivariate), float(gamma), int(max_good), float(prior_weight),
+                                float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
+                                float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth),
+                                bool(grow_candidates), float(sample_bandwidth_factor),
+                                self.min_points if min_good is None else int(min_good))
         self.constant_liar = bool(constant_liar)
         self.random_fraction = float(random_fraction)
         self.dims = Dims(self.space)
@@ -217,7 +219,7 @@ class TPESearcher(Searcher):
 
 
 def _check_options(**opts: Any) -> None:
-    for name, low in {"n_startup": 1, "n_candidates": 1, "max_good": 1, "min_points": 2}.items():
+    for name, low in {"n_startup": 1, "n_candidates": 1, "max_good": 1, "min_points": 2, "min_good": 1}.items():
         v = opts[name]
         if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low):
             raise SearcherError(f"tpe: {name} must be an integer >= {low}, got {v!r}")

@@ -36,6 +36,7 @@ class TPEConfig:
     liar_bandwidth: float = 0.5
     grow_candidates: bool = True
     sample_bandwidth_factor: float = 1.0
+    min_good: int = 1
 
 
 class TPEModel:
@@ -78,12 +79,14 @@ class TPEModel:
         self.liar_bw = (cfg.liar_bandwidth * typical, ref[1])
 
     def n_good(self, n: int) -> int:
-        """Size of the good set among ``n`` observations: ``min(ceil(gamma n), max_good)``, at least 1
-        and leaving one bad observation (a linear split, as Optuna's default; Watanabe,
-        arXiv:2304.11127, 2023, sec. 3.1)."""
+        """Size of the good set among ``n`` observations: ``min(ceil(gamma n), max_good)`` (a linear
+        split, as Optuna's default; Watanabe, arXiv:2304.11127, 2023, sec. 3.1), at least ``min_good``
+        (BOHB keeps d + 1 points in each density, Falkner et al. 2018, sec. 3.2) and leaving one bad
+        observation."""
         if n <= 1:
             return n
-        return int(max(1, min(math.ceil(self.cfg.gamma * n), self.cfg.max_good, n - 1)))
+        k = max(min(math.ceil(self.cfg.gamma * n), self.cfg.max_good), self.cfg.min_good)
+        return int(max(1, min(k, n - 1)))
 
     def bandwidths(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Numeric bandwidths per observation and column, and categorical smoothing per column.

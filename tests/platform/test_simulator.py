@@ -165,10 +165,16 @@ def test_wait_and_done_with_a_finite_plan():
 def test_presets_bring_their_searcher_unless_one_is_given():
     if "tpe" not in searchers.available():
         pytest.skip("tpe is not available yet")
+    from tunestack.searchers.tpe import TPESearcher
+
     r = simulate(toy_curve, toy_space(), scheduler="bohb", max_budget=9, workers=2, max_time=60, seed=0)
     assert r.searcher.name == "tpe" and r.scheduler.name == "hyperband"
+    preset_clip = r.searcher.config.magic_clip
+    assert preset_clip != TPESearcher(toy_space()).config.magic_clip, "the preset sets tpe's magic_clip"
     r = simulate(toy_curve, toy_space(), searcher="random", scheduler="bohb", max_budget=9, max_time=20)
     assert r.searcher.name == "random" and r.scheduler.name == "hyperband"
+    r = simulate(toy_curve, toy_space(), searcher="tpe", scheduler="bohb", max_budget=9, max_time=20)
+    assert r.searcher.config.magic_clip == preset_clip, "naming the preset's own searcher keeps its settings"
 
 
 def test_mode_max():

@@ -253,3 +253,26 @@ def test_a_driver_reuses_its_mlflow_writer_for_the_next_job(ray_local, tmp_path)
         _, parent, children = runs_of(uri, f"reuse{i}")
         assert parent.info.status == "FINISHED" and len(children) == 2
         assert all(c.info.status == "FINISHED" for c in children)
+
+
+@pytest.mark.parametrize("searcher,want", [(None, ("tpe", 0.5)), ("tpe", ("tpe", 0.5)), ("random", ("random", None))])
+def test_a_preset_gives_its_searcher_settings_unless_another_searcher_is_named(searcher, want):
+    """`scheduler="bohb"` alone or with `searcher="tpe"` (the README's example) is BOHB's TPE with the
+    preset's settings; another searcher replaces it with that searcher's defaults; the user's
+    searcher_kwargs win over the preset's."""
+    from tunestack.platform.runner import JobSpec, _resolve_algorithms
+    from tunestack.schedulers import presets
+    from tests import spaces
+    from tunestack.space import SearchSpace
+
+    space = SearchSpace(spaces.continuous())
+    spec = JobSpec(metric="loss", searcher=searcher, scheduler="bohb", max_budget=9)
+    s, sched = _resolve_algorithms(spec, space)
+    assert (s.name, getattr(getattr(s, "config", None), "magic_clip", None)) == want
+    assert want[1] is None or want[1] == presets.PRESETS["bohb"].searcher_kwargs["magic_clip"]
+    assert sched.name == "hyperband"
+    spec = JobSpec(metric="loss", searcher=searcher, scheduler="bohb", max_budget=9,
+                   searcher_kwargs={"n_startup": 4} if searcher != "random" else {})
+    s, _ = _resolve_algorithms(spec, space)
+    if searcher != "random":
+        assert s.n_startup == 4 and s.config.magic_clip == 0.5

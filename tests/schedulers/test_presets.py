@@ -21,6 +21,8 @@ def test_resolve():
                                                                          "grow_candidates": False})
     assert presets.resolve("rf_hyperband", None) == ("hyperband", "rfbo", {})
     assert presets.resolve("bohb", "random") == ("hyperband", None, {}), "the user's searcher wins"
+    assert presets.resolve("bohb", "tpe") == presets.resolve("bohb", None), "its own searcher keeps its settings"
+    assert presets.resolve("rf_hyperband", "tpe") == ("hyperband", None, {})
     assert presets.resolve("asha", None) == ("asha", None, {})
     assert presets.resolve(None, "tpe") == (None, None, {})
     out = presets.resolve("bohb", None)

@@ -56,14 +56,15 @@ def resolve(scheduler: str | None, searcher: str | Searcher | None = None,
     """``(scheduler name, searcher name or None, searcher kwargs)`` for the names a user gave.
 
     A preset name (``"bohb"``) gives its scheduler (``"hyperband"``) and its searcher (``"tpe"``, with
-    kwargs); a searcher the user named explicitly wins (then the searcher comes back ``None``: keep the
-    user's).  Any other scheduler name passes through unchanged with no searcher.  Pass ``searcher=None``
-    when the user did not choose one.
+    kwargs).  A user who names the preset's own searcher (``searcher="tpe", scheduler="bohb"``) gets
+    the preset's settings of it too; another searcher named explicitly wins (then the searcher comes
+    back ``None``: keep the user's, with its defaults).  Any other scheduler name passes through
+    unchanged with no searcher.  Pass ``searcher=None`` when the user did not choose one.
     """
     p = PRESETS.get(scheduler) if isinstance(scheduler, str) else None
     if p is None:
         return scheduler, None, {}
-    if searcher is not None:
+    if searcher is not None and searcher != p.searcher:
         return p.scheduler, None, {}
     return p.scheduler, p.searcher, dict(p.searcher_kwargs)
 

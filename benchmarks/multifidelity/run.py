@@ -10,7 +10,9 @@ made by ``bash benchmarks/multifidelity/setup_peers.sh``::
 Every (optimizer, benchmark, seed) run is cached under ``_work/cache/`` with a fingerprint of what it
 depends on (tunestack's scheduler/searcher/simulator code or the peer's version, the benchmark table,
 these harness files): rerunning the same command resumes.  Writes ``results/one_worker.json`` and the
-report (``.md`` + ``.png``, :mod:`.report`).
+report (``.md`` + ``.png``, :mod:`.report`).  After a change to one tunestack optimizer, ``--optimizers bohb
+--replace-in results/one_worker.json`` reruns only it and replaces its runs in that file (the peers'
+runs, which need their own environments, are kept).
 """
 from __future__ import annotations
 
@@ -340,7 +342,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="worker processes (at most 2)")
     ap.add_argument("--out", default=str(RESULTS / "one_worker.json"))
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--replace-in", default="",
+                    help="an earlier results file: this run's optimizers replace their runs there, every "
+                         "other run is kept, and the file's notes record it (written to --out, default that "
+                         "file)")
     return ap.parse_args(argv)
+
+
+def replace_runs(path: Path, meta: dict, runs: list[dict], optimizers: list[str]) -> tuple[dict, list[dict]]:
+    """The runs of ``path`` with those of ``optimizers`` replaced by ``runs``; its header, with a note
+    saying what was rerun, when, on which commit and with which command."""
+    old = json.loads(path.read_text())
+    kept = [r for r in old["runs"] if r["optimizer"] not in optimizers]
+    merged = sorted(kept + runs, key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
+    head = dict(old["meta"])
+    head["notes"] = [*head.get("notes", []), (
+        f"Rerun {meta['date']} (git {meta['git_commit']}, uncommitted tunestack files: "
+        f"{meta['uncommitted_tunestack_files'] or 'none'}): {', '.join(optimizers)} with `{meta['command']}`; "
+        f"their {len(runs)} runs replace the earlier ones, the other {len(kept)} runs are unchanged.")]
+    return head, merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
                              "strict improvement; regret = value - data[benchmark].optimum",
     }
     out = Path(args.out)
+    if args.replace_in:
+        meta, runs = replace_runs(Path(args.replace_in), meta, runs, optimizers)
+        if args.out == str(RESULTS / "one_worker.json"):
+            out = Path(args.replace_in)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "runs": runs}, separators=(",", ":")))
     print(f"wrote {out} ({len(runs)} runs, {len(failed)} failed)")

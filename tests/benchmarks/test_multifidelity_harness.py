@@ -205,3 +205,23 @@ def test_harness_fingerprint_ignores_docstrings_annotations_and_type_checking_im
              "def g(x: 'np.ndarray', n: int = 3) -> float:\n    return x * n\n") != base, "a default changed"
     assert h("from __future__ import annotations\nfrom typing import Callable\n\n"
              "def g(x: 'np.ndarray', n: int = 2) -> float:\n    return x + n\n") != base, "the code changed"
+
+
+def test_replace_runs_swaps_one_optimizers_runs_and_notes_it(tmp_path):
+    from benchmarks.multifidelity.run import replace_runs
+
+    def run(o, b, s, v):
+        return {"optimizer": o, "benchmark": b, "seed": s, "improvements": [[1.0, v]]}
+
+    old = {"meta": {"command": "first", "notes": ["earlier note"]},
+           "runs": [run(o, b, s, 0.5) for o in ("bohb", "dehb") for b in ("gbm", "mlp") for s in (0, 1)]}
+    path = tmp_path / "one_worker.json"
+    path.write_text(json.dumps(old))
+    new_meta = {"date": "D", "git_commit": "abc", "uncommitted_tunestack_files": [], "command": "again"}
+    head, runs = replace_runs(path, new_meta, [run("bohb", b, s, 0.1) for b in ("gbm", "mlp") for s in (0, 1)],
+                              ["bohb"])
+    assert len(runs) == 8
+    assert {r["improvements"][0][1] for r in runs if r["optimizer"] == "bohb"} == {0.1}
+    assert {r["improvements"][0][1] for r in runs if r["optimizer"] == "dehb"} == {0.5}
+    assert head["command"] == "first" and head["notes"][0] == "earlier note"
+    assert "git abc" in head["notes"][1] and "`again`" in head["notes"][1] and "other 4 runs" in head["notes"][1]

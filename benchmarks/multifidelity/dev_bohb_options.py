@@ -7,3 +7,7 @@ add_variant("bohb_c64_bw3", "preset", "bohb", {"n_candidates": 64, "bandwidth_fa
 add_variant("bohb_maxbw1", "preset", "bohb", {"max_bandwidth": 1.0})  # noqa: F821
 add_variant("bohb_prior2", "preset", "bohb", {"prior_weight": 2.0})  # noqa: F821
 add_variant("bohb_clip05", "preset", "bohb", {"magic_clip": 0.5})  # noqa: F821
+# sensitivity of the adopted magic_clip (the preset since b4d6664 has 0.5; these override it)
+add_variant("bohb_clip025", "preset", "bohb", {"magic_clip": 0.25})  # noqa: F821
+add_variant("bohb_clip075", "preset", "bohb", {"magic_clip": 0.75})  # noqa: F821
+add_variant("bohb_clip1", "preset", "bohb", {"magic_clip": 1.0})  # noqa: F821  the preset before b4d6664

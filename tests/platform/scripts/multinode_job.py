@@ -17,6 +17,19 @@ cluster.wait_for_nodes()
 
 @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
 def where(config):
+    # A barrier: each trial waits (up to 60 s) until two trials have started. With one CPU per worker node
+    # two running trials are on two nodes, so a loaded machine (a second node's raylet slow to report,
+    # the first node's reused actor running every trial in turn) cannot make the check pass or fail by
+    # timing; a scheduler that never runs two at once still fails it.
+    import pathlib
+    import uuid
+
+    started = pathlib.Path(base) / "started"
+    started.mkdir(exist_ok=True)
+    (started / uuid.uuid4().hex).touch()
+    deadline = time.time() + 60
+    while len(list(started.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.1)
     time.sleep(0.5)
     ts.report(loss=config["x"], node=ray.get_runtime_context().get_node_id())
 

@@ -340,12 +340,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     ap.add_argument("--budget", type=float, default=100.0, help="full-evaluation equivalents per run (100)")
     ap.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="worker processes (at most 2)")
-    ap.add_argument("--out", default=str(RESULTS / "one_worker.json"))
+    ap.add_argument("--out", default=None, help="results file (default: the --replace-in file, else "
+                                                 "results/one_worker.json)")
     ap.add_argument("--no-report", action="store_true")
     ap.add_argument("--replace-in", default="",
                     help="an earlier results file: this run's optimizers replace their runs there, every "
-                         "other run is kept, and the file's notes record it (written to --out, default that "
-                         "file)")
+                         "other run is kept, and the file's notes record it")
     return ap.parse_args(argv)
 
 
@@ -402,11 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         "trajectory_format": "improvements: [[budget consumed, best value at max_budget so far], ...] at each "
                              "strict improvement; regret = value - data[benchmark].optimum",
     }
-    out = Path(args.out)
+    out = Path(args.out or args.replace_in or RESULTS / "one_worker.json")
     if args.replace_in:
         meta, runs = replace_runs(Path(args.replace_in), meta, runs, optimizers)
-        if args.out == str(RESULTS / "one_worker.json"):
-            out = Path(args.replace_in)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "runs": runs}, separators=(",", ":")))
     print(f"wrote {out} ({len(runs)} runs, {len(failed)} failed)")

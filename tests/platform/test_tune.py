@@ -255,24 +255,27 @@ def test_a_driver_reuses_its_mlflow_writer_for_the_next_job(ray_local, tmp_path)
         assert all(c.info.status == "FINISHED" for c in children)
 
 
-@pytest.mark.parametrize("searcher,want", [(None, ("tpe", 0.5)), ("tpe", ("tpe", 0.5)), ("random", ("random", None))])
-def test_a_preset_gives_its_searcher_settings_unless_another_searcher_is_named(searcher, want):
+
+@pytest.mark.parametrize("searcher", [None, "tpe", "random"])
+def test_a_preset_gives_its_searcher_settings_unless_another_searcher_is_named(searcher):
     """`scheduler="bohb"` alone or with `searcher="tpe"` (the README's example) is BOHB's TPE with the
     preset's settings; another searcher replaces it with that searcher's defaults; the user's
     searcher_kwargs win over the preset's."""
+    from tests import spaces
     from tunestack.platform.runner import JobSpec, _resolve_algorithms
     from tunestack.schedulers import presets
-    from tests import spaces
+    from tunestack.searchers.tpe import TPESearcher
     from tunestack.space import SearchSpace
 
     space = SearchSpace(spaces.continuous())
-    spec = JobSpec(metric="loss", searcher=searcher, scheduler="bohb", max_budget=9)
-    s, sched = _resolve_algorithms(spec, space)
-    assert (s.name, getattr(getattr(s, "config", None), "magic_clip", None)) == want
-    assert want[1] is None or want[1] == presets.PRESETS["bohb"].searcher_kwargs["magic_clip"]
+    clip = presets.PRESETS["bohb"].searcher_kwargs["magic_clip"]
+    s, sched = _resolve_algorithms(JobSpec(metric="loss", searcher=searcher, scheduler="bohb", max_budget=9), space)
     assert sched.name == "hyperband"
+    if searcher == "random":
+        assert s.name == "random"
+        return
+    assert s.name == "tpe" and s.config.magic_clip == clip != TPESearcher(space).config.magic_clip
     spec = JobSpec(metric="loss", searcher=searcher, scheduler="bohb", max_budget=9,
-                   searcher_kwargs={"n_startup": 4} if searcher != "random" else {})
+                   searcher_kwargs={"n_startup": 4, "magic_clip": 0.8})
     s, _ = _resolve_algorithms(spec, space)
-    if searcher != "random":
-        assert s.n_startup == 4 and s.config.magic_clip == 0.5
+    assert s.n_startup == 4 and s.config.magic_clip == 0.8 and s.config.multivariate

@@ -135,6 +135,50 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     assert all(c.info.status in ("FINISHED", "KILLED") for c in children)
 
 
+def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_path):
+    """Ray copies its trial list and our state to the job directory one by one; a kill between the two
+    leaves Ray holding a trial that our state never suggested.  The resume stops that trial and still
+    runs num_samples trials of its own (a CI run lost one here: Ray had counted the stopped trial)."""
+    job_dir = tmp_path / "killme"
+    job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while len(_journal(job_dir)) < 3:
+        assert job.poll() is None, "the job ended before it could be killed"
+        assert time.time() < deadline, "the job made no progress in time"
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    _kill_session(job.pid)
+    # our state as it was before the suggestion of one unfinished trial that Ray's snapshot holds
+    (state_file,) = job_dir.glob("searcher-state-*.pkl")
+    state = json.loads(state_file.read_text())
+    journaled = set(_journal(job_dir))
+    forgotten = [rid for rid, t in state["trials"].items() if t["status"] != "done" and rid not in journaled]
+    assert forgotten, f"no unfinished trial in the saved state: {state['trials']}"
+    rid = forgotten[-1]
+    sid = state["trials"].pop(rid)["sid"]
+    state["searcher"]["trials"] = [r for r in state["searcher"]["trials"] if r["id"] != sid]
+    state["resume_queue"] = [r for r in state["resume_queue"] if r != rid]
+    state_file.write_text(json.dumps(state))
+
+    resumed = _run(["resume", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True)
+    out, err = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, err[-3000:]
+    summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
+    ended = _journal(job_dir)
+    why = f"forgotten: {rid}, ended: {ended}\n{out[-4000:]}\n{err[-4000:]}"
+    assert rid not in ended, why
+    assert len(ended) == len(set(ended)) == 10 and summary["statuses"] == ["completed"] * 10, why
+    assert summary["n_told"] == 10 and not summary["interrupted"], why
+    _, parent, children = runs_of(summary["tracking_uri"], "killme")
+    replaced = [c for c in children if c.data.tags.get("tunestack.status") == "stopped"
+                and "replaced when the job was resumed" in c.data.tags.get("tunestack.reason", "")]
+    assert parent.info.status == "FINISHED"
+    assert len(replaced) <= 1 and len(children) - len(replaced) == 10, [c.data.tags for c in children]
+
+
 def test_ctrl_c_ends_the_job_resumably(tmp_path):
     """A first Ctrl-C lets Ray stop the run gracefully (no KeyboardInterrupt reaches tunestack): the job
     says it was interrupted and how to resume, MLflow marks it KILLED, and the resume finishes it."""

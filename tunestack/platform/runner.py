@@ -213,10 +213,13 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                                    resume_errored=False)
     else:
         search_alg = RaySearcher(coord, spec.job_id)
+        # Ray is told no count (-1: unbounded); the coordinator ends the search (FINISHED) once it has
+        # num_samples trials of its own.  Ray's own count would include a trial that a resume stops
+        # because our state never heard of it (see Coordinator.reconcile), so the job would lose one.
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=RayScheduler(coord),
-                                        num_samples=spec.num_samples, reuse_actors=spec.reuse_actors,
+                                        num_samples=-1, reuse_actors=spec.reuse_actors,
                                         time_budget_s=spec.time_budget_s),
             run_config=tune.RunConfig(
                 name=spec.name, storage_path=spec.storage_path, verbose=0,

@@ -82,6 +82,31 @@ def _mark(job_dir: Path, trial_id: str) -> str:
     return json.dumps([config["x"], config["y"]])
 
 
+def _wait_for(job, ready, what: str = "killed") -> None:
+    """Poll until ``ready()`` holds, failing if the job ends first or makes no progress."""
+    deadline = time.time() + 600
+    while not ready():
+        assert job.poll() is None, f"the job ended before it could be {what}"
+        assert time.time() < deadline, "the job made no progress in time"
+        time.sleep(0.1)
+
+
+def _kill(job) -> None:
+    """SIGKILL the driver, the local Ray it started and Ray's workers."""
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    _kill_session(job.pid)
+
+
+def _resume(tmp_path: Path, searcher: str, scheduler: str) -> tuple[str, str, dict]:
+    """Resume the killed job; (stdout, stderr, the JSON summary it printed)."""
+    resumed = _run(["resume", str(tmp_path), searcher, scheduler], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True)
+    out, err = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, err[-3000:]
+    return out, err, json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
+
+
 @pytest.mark.parametrize("searcher,scheduler", CASES)
 def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     marks, job_dir = tmp_path / "completions.txt", tmp_path / "killme"
@@ -89,24 +114,14 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
                stderr=subprocess.DEVNULL, start_new_session=True)
     # FIFO: kill once 3 trials ended; with a scheduler, trials pause at rungs and most end together at
     # the end of the search, so kill once 6 of the 10 trials have started (some paused, some running)
-    deadline = time.time() + 600
-    while (len(_journal(job_dir)) < 3 if scheduler == "fifo" else _started(job_dir) < 6):
-        assert job.poll() is None, "the job ended before it could be killed"
-        assert time.time() < deadline, "the job made no progress in time"
-        time.sleep(0.1)
-    os.killpg(job.pid, signal.SIGKILL)  # the driver and the local Ray it started
-    job.wait()
-    _kill_session(job.pid)
+    _wait_for(job, lambda: len(_journal(job_dir)) >= 3 if scheduler == "fifo" else _started(job_dir) >= 6)
+    _kill(job)
     ended_before = _journal(job_dir)
     assert len(ended_before) < 10 and (len(ended_before) >= 3 or scheduler != "fifo")
     reports_before = {tid: _reports(job_dir, tid) for tid in ended_before}
     marks_before = marks.read_text().splitlines() if marks.exists() else []
 
-    resumed = _run(["resume", str(tmp_path), searcher, scheduler], stdout=subprocess.PIPE,
-                   stderr=subprocess.PIPE, text=True)
-    out, err = resumed.communicate(timeout=900)
-    assert resumed.returncode == 0, err[-3000:]
-    summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
+    out, err, summary = _resume(tmp_path, searcher, scheduler)
     ended = _journal(job_dir)
     why = f"ended before the kill: {ended_before}, after: {ended}\n{out[-4000:]}\n{err[-4000:]}"
     assert not summary["interrupted"], why
@@ -142,14 +157,8 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     job_dir = tmp_path / "killme"
     job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.DEVNULL,
                stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 600
-    while len(_journal(job_dir)) < 3:
-        assert job.poll() is None, "the job ended before it could be killed"
-        assert time.time() < deadline, "the job made no progress in time"
-        time.sleep(0.1)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
-    _kill_session(job.pid)
+    _wait_for(job, lambda: len(_journal(job_dir)) >= 3)
+    _kill(job)
     # our state as it was before the suggestion of one unfinished trial that Ray's snapshot holds
     (state_file,) = job_dir.glob("searcher-state-*.pkl")
     state = json.loads(state_file.read_text())
@@ -162,11 +171,7 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     state["resume_queue"] = [r for r in state["resume_queue"] if r != rid]
     state_file.write_text(json.dumps(state))
 
-    resumed = _run(["resume", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE,
-                   stderr=subprocess.PIPE, text=True)
-    out, err = resumed.communicate(timeout=900)
-    assert resumed.returncode == 0, err[-3000:]
-    summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
+    out, err, summary = _resume(tmp_path, "random", "fifo")
     ended = _journal(job_dir)
     why = f"forgotten: {rid}, ended: {ended}\n{out[-4000:]}\n{err[-4000:]}"
     assert rid not in ended, why
@@ -185,11 +190,7 @@ def test_ctrl_c_ends_the_job_resumably(tmp_path):
     marks, job_dir = tmp_path / "completions.txt", tmp_path / "killme"
     job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                text=True, start_new_session=True)
-    deadline = time.time() + 600
-    while len(_journal(job_dir)) < 3:
-        assert job.poll() is None, "the job ended before it could be interrupted"
-        assert time.time() < deadline, "the job made no progress in time"
-        time.sleep(0.1)
+    _wait_for(job, lambda: len(_journal(job_dir)) >= 3, "interrupted")
     os.kill(job.pid, signal.SIGINT)
     out, _ = job.communicate(timeout=300)
     _kill_session(job.pid)
@@ -200,11 +201,7 @@ def test_ctrl_c_ends_the_job_resumably(tmp_path):
     ended_before = _journal(job_dir)
     assert 3 <= len(ended_before) < 10
 
-    resumed = _run(["resume", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE,
-                   stderr=subprocess.PIPE, text=True)
-    out, err = resumed.communicate(timeout=900)
-    assert resumed.returncode == 0, err[-3000:]
-    summary = json.loads(next(line for line in out.splitlines() if line.startswith("SUMMARY "))[8:])
+    out, err, summary = _resume(tmp_path, "random", "fifo")
     ended = _journal(job_dir)
     assert not summary["interrupted"] and summary["statuses"] == ["completed"] * 10, out[-3000:]
     assert ended[:len(ended_before)] == ended_before and len(set(ended)) == len(ended) == 10

@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1,
                     help="simulated workers; the checkpoints are then worker time (k x simulated time) in "
                          "full-evaluation equivalents")
+    ap.add_argument("--paired-from", type=int, default=None, metavar="K",
+                    help="also print the first variant paired with each other one (better / worse runs at "
+                         "each checkpoint) over seeds K .. seeds-1")
     args = ap.parse_args(argv)
     if hasattr(os, "nice"):
         os.nice(max(0, 10 - os.nice(0)))
@@ -196,7 +199,29 @@ def main(argv: list[str] | None = None) -> int:
                 recs.append(run_one(v, b, s, workers=args.workers))
         print(f"# {b} done ({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
     print(summarize(recs, variants, benches, args.seeds))
+    if args.paired_from is not None:
+        print(paired(recs, variants, range(args.paired_from, args.seeds)))
     return 0
+
+
+def paired(recs: list[dict], variants: list[str], seeds: range) -> str:
+    """The first variant against each other one, run by run (benchmark x seed): how often its best value
+    at each checkpoint is lower / higher (ties left out)."""
+    by = {(r["variant"], r["bench"], r["seed"]): r for r in recs}
+    benches = sorted({r["bench"] for r in recs})
+    a, lines = variants[0], [f"paired, seeds {seeds.start}-{seeds.stop - 1}: better / worse (ties)"]
+    for b in variants[1:]:
+        cells = []
+        for x in CHECKPOINTS:
+            w = lo = t = 0
+            for bench in benches:
+                for s in seeds:
+                    va = best_at(by[(a, bench, s)]["improvements"], x)
+                    vb = best_at(by[(b, bench, s)]["improvements"], x)
+                    w, lo, t = w + (va < vb), lo + (va > vb), t + (va == vb)
+            cells.append(f"@{x:g} {w} / {lo} ({t})")
+        lines.append(f"{a} vs {b}: " + ", ".join(cells))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

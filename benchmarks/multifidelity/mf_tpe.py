@@ -40,7 +40,7 @@ from tunestack.searchers.tpe_model import TPEModel
 
 __all__ = ["MultiFidelityTPE", "rank_agreement"]
 
-POOLS = ("none", "mixture", "equal")
+POOLS = ("none", "mixture", "equal", "product")
 
 
 class MultiFidelityTPE(TPESearcher):
@@ -85,7 +85,8 @@ class MultiFidelityTPE(TPESearcher):
                       for b, w in weights.items() if w > 0]
         if len(per_budget) == 1:
             return per_budget[0][1]
-        return [_Pooled([(w, ms[g]) for w, ms in per_budget]) for g in range(len(per_budget[0][1]))]
+        return [_Pooled([(w, ms[g]) for w, ms in per_budget], self.pool == "product")
+                for g in range(len(per_budget[0][1]))]
 
     def _pool_weights(self, ref: float | None) -> dict:
         """Budget -> weight: 1 for the reference budget, the shrunk rank agreement for lower ones with
@@ -101,7 +102,7 @@ class MultiFidelityTPE(TPESearcher):
             if len(pairs) < 3:
                 continue
             lo, hi = np.array(pairs, dtype=float).T
-            tau = rank_agreement(lo, hi) if self.pool == "mixture" else 1.0
+            tau = rank_agreement(lo, hi) if self.pool != "equal" else 1.0
             shrink = len(pairs) / (len(pairs) + self.pool_shrink)
             weights[b] = max(0.0, tau) ** self.pool_power * shrink
         return weights
@@ -170,21 +171,35 @@ class _Mixture:
         return np.concatenate(draws)
 
 
-class _Pooled:
-    """One group's model pooled over budgets: ``l = sum_b w_b l_b`` and ``g = sum_b w_b g_b`` (candidates
-    from each budget's sampler in proportion to its weight), pending asks as liars in every ``g_b``."""
+class _Product:
+    """``prod_k p_k(x)^w_k`` (unnormalized; only ratios of two such products are used), a product of
+    experts: each budget's evidence multiplies in with its weight."""
 
     def __init__(self, parts: list[tuple[float, Any]]):
         self.parts = parts
-        self.l = _Mixture([(w, m.l) for w, m in parts])
-        self.g = _Mixture([(w, m.g) for w, m in parts])
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        return sum(w * p.log_pdf(x) for w, p in self.parts)
+
+
+class _Pooled:
+    """One group's model pooled over budgets: ``l = sum_b w_b l_b`` and ``g = sum_b w_b g_b`` (candidates
+    from each budget's sampler in proportion to its weight), pending asks as liars in every ``g_b``.
+    ``product``: ``log l / g = sum_b w_b log l_b / g_b`` instead (candidates still from the mixture)."""
+
+    def __init__(self, parts: list[tuple[float, Any]], product: bool = False):
+        self.parts, self.product = parts, product
+        comb = _Product if product else _Mixture
+        self.l = comb([(w, m.l) for w, m in parts])
+        self.g = comb([(w, m.g) for w, m in parts])
         self.sampler = _Mixture([(w, getattr(m, "sampler", m.l)) for w, m in parts])
 
     def propose(self, rng: np.random.Generator, n_candidates: int, pending: np.ndarray, snap: Any,
                 allowed: Any = None, *args: Any, **kwargs: Any) -> np.ndarray | None:
         g = self.g
         if len(pending):
-            g = _Mixture([(w, m.g.extended(m.kernels(pending, *m.liar_bw))) for w, m in self.parts])
+            g = (_Product if self.product else _Mixture)(
+                [(w, m.g.extended(m.kernels(pending, *m.liar_bw))) for w, m in self.parts])
             n_candidates *= 1 + len(pending)
         return _best(snap(self.sampler.sample(rng, n_candidates)), self.l.log_pdf, g.log_pdf, allowed)
 

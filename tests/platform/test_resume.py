@@ -98,6 +98,11 @@ def _kill(job) -> None:
     _kill_session(job.pid)
 
 
+def _restarted(err: str) -> bool:
+    """Whether the resume went on as a new Ray run (Ray's saved state was incomplete)."""
+    return "goes on as a new Ray run" in err
+
+
 def _resume(tmp_path: Path, searcher: str, scheduler: str) -> tuple[str, str, dict]:
     """Resume the killed job; (stdout, stderr, the JSON summary it printed)."""
     resumed = _run(["resume", str(tmp_path), searcher, scheduler], stdout=subprocess.PIPE,
@@ -143,7 +148,12 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
         for status, budget in zip(summary["statuses"], summary["budgets"]):
             assert status == "completed" and budget == 4 or status.startswith("stopped") and budget < 4
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
-    assert len(children) == 10, "a trial was tracked twice (or not at all)"
+    # a kill during Ray's copy of its state can make the resume a new Ray run (see the test below):
+    # the unfinished trials' runs then end as replaced
+    kept = [c for c in children if "replaced when the job was resumed" not in c.data.tags.get("tunestack.reason", "")]
+    assert len(kept) == 10, "a trial was tracked twice (or not at all)"
+    assert len(kept) == len(children) or _restarted(err), [c.data.tags for c in children]
+    children = kept
     assert parent.info.status == "FINISHED"
     finished = sum(c.info.status == "FINISHED" for c in children)
     assert finished == summary["statuses"].count("completed")
@@ -181,7 +191,51 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     replaced = [c for c in children if c.data.tags.get("tunestack.status") == "stopped"
                 and "replaced when the job was resumed" in c.data.tags.get("tunestack.reason", "")]
     assert parent.info.status == "FINISHED"
-    assert len(replaced) <= 1 and len(children) - len(replaced) == 10, [c.data.tags for c in children]
+    assert len(children) - len(replaced) == 10, [c.data.tags for c in children]
+    assert len(replaced) <= 1 or _restarted(err), [c.data.tags for c in children]
+
+
+@pytest.mark.parametrize("scheduler,missing", [
+    ("fifo", ("search_gen_state-*",)),  # Ray restores its trials but neither its search algorithm nor ours
+    ("asha", ("search_gen_state-*", "searcher-state-*", "experiment_state-*")),  # nothing of Ray's: the journal
+    ("bohb", ("empty:experiment_state-*",)),  # cut short (a CI run: Ray started over, and the resume hung)
+])
+def test_resume_when_the_kill_cut_rays_copy_of_its_state_short(tmp_path, scheduler, missing):
+    """Ray copies its state files to the job directory in a background thread; a driver killed during
+    a copy leaves some of them missing or empty (CI runs: Ray then restored its trials but not the
+    search, and the resumed job ran one trial; or, its experiment state empty, started over and hung).  The job goes on as a new Ray run from our state and journal:
+    nothing that ended is lost or run again, and the job still ends with num_samples trials."""
+    job_dir = tmp_path / "killme"
+    job = _run(["run", str(tmp_path), "random", scheduler], stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_for(job, lambda: len(_journal(job_dir)) >= 3)
+    _kill(job)
+    ended_before = _journal(job_dir)
+    reports_before = {tid: _reports(job_dir, tid) for tid in ended_before}
+    for pattern in missing:
+        for path in job_dir.glob(pattern.removeprefix("empty:")):
+            if pattern.startswith("empty:"):
+                path.write_text("")
+            else:
+                path.unlink()
+
+    out, err, summary = _resume(tmp_path, "random", scheduler)
+    ended = _journal(job_dir)
+    why = f"ended before the kill: {ended_before}, after: {ended}\n{out[-4000:]}\n{err[-4000:]}"
+    assert _restarted(err), why
+    assert ended[:len(ended_before)] == ended_before and len(ended) == len(set(ended)) == 10, why
+    for tid, n in reports_before.items():
+        assert _reports(job_dir, tid) == n, f"trial {tid} ran again after the resume"
+    assert summary["n_told"] == 10 and not summary["interrupted"], why
+    if scheduler == "fifo":
+        assert summary["statuses"] == ["completed"] * 10, why
+    for status, budget in zip(summary["statuses"], summary["budgets"]):
+        assert status == "completed" and budget == 4 or status.startswith("stopped") and budget < 4, why
+    _, parent, children = runs_of(summary["tracking_uri"], "killme")
+    assert parent.info.status == "FINISHED"
+    assert all(c.info.status in ("FINISHED", "KILLED") for c in children), [c.data.tags for c in children]
+    replaced = [c for c in children if "replaced when the job was resumed" in c.data.tags.get("tunestack.reason", "")]
+    assert len(children) - len(replaced) == 10, [c.data.tags for c in children]
 
 
 def test_ctrl_c_ends_the_job_resumably(tmp_path):

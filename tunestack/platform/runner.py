@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import uuid
 import warnings
@@ -178,9 +179,14 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     space = SearchSpace.create(space)
     job_dir = _job_dir(spec, fn)
     restoring = resume and tune.Tuner.can_restore(job_dir)
-    if resume and not restoring:
+    if resume and not restoring and not os.path.exists(os.path.join(job_dir, JOB_FILE)):
         raise TuneError(f"nothing to resume at {job_dir!r}: no Ray Tune experiment was saved there")
-    if restoring:
+    # Ray restores only from a whole set of its files; a driver killed while Ray copied them (in a
+    # background thread) can leave one missing or cut short, and Ray would then restore its trials but
+    # neither our state nor any new trial, or start over with a blank searcher.  The job goes on as a
+    # new Ray run instead, from our own state and journal (restart).
+    restart = resume and not (restoring and _ray_state_whole(job_dir))
+    if resume:
         spec = _load_spec(job_dir, spec)
     else:
         spec.job_id = spec.job_id or uuid.uuid4().hex
@@ -192,7 +198,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                                  params=_job_params(spec, space, searcher, scheduler), run_name=spec.name,
                                  tags={"tunestack.searcher": searcher.name,
                                        "tunestack.scheduler": getattr(scheduler, "name", "fifo")},
-                                 resume=restoring)
+                                 resume=resume)
     cluster.ensure_ray(address)
     resources = cluster.trial_resources(spec.resources)
     max_concurrent = spec.max_concurrent or cluster.default_concurrency(resources)
@@ -202,13 +208,14 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                         spec.budget_attr, lookahead=0 if spec.max_concurrent else None)
     coord.journal_path = os.path.join(job_dir, JOURNAL_FILE)
     register_live(spec.job_id, tracking=tracker, coordinator=coord)
-    if not restoring:
+    replaced = _restart_from_own_state(coord, job_dir) if restart else []
+    if not resume:
         os.makedirs(job_dir, exist_ok=True)
         with open(os.path.join(job_dir, JOB_FILE), "w") as f:
             json.dump(spec.__dict__, f, indent=1, default=str)
 
     trainable = tune.with_resources(make_trainable(fn, spec.metric), resources)
-    if restoring:
+    if resume and not restart:
         tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,
                                    resume_errored=False)
     else:
@@ -235,8 +242,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         except KeyboardInterrupt:
             interrupted, grid = True, None
     coord = _live_coordinator(spec.job_id, coord)
-    if restoring and tracker is not None:
-        _retrack_ended(tracker, coord)
+    if resume and tracker is not None:
+        _retrack_ended(tracker, coord, replaced)
     # Ray's own SIGINT handler ends the run without raising: trials left unfinished mean it was cut
     # short, by the user or by time_budget_s
     unfinished = [t for t in coord.trials.values() if t.status != "done"]
@@ -252,10 +259,11 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     return result
 
 
-def _retrack_ended(tracker: Any, coord: Coordinator) -> None:
+def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = None) -> None:
     """After a resume: trials that ended just before the driver was killed may not have reached MLflow
     (or, ended after the last snapshot, have no run there yet): send their params and end again (the
-    writer keeps a run's params as first logged)."""
+    writer keeps a run's params as first logged).  ``replaced``: (Ray id, params, budget) of the killed
+    run's unfinished trials that a restart left behind; their runs end as replaced."""
     from .tracking import flat_params
 
     for rid, t in coord.trials.items():
@@ -266,6 +274,76 @@ def _retrack_ended(tracker: Any, coord: Coordinator) -> None:
             tracker.send("trial_start", trial=rid, name=rid,
                          params=flat_params(coord.searcher.space.decode(rec.vector)), tags={})
         tracker.end_trial(rid, t.outcome, t.budget)
+    for rid, params, budget in replaced or []:
+        tracker.send("trial_start", trial=rid, name=rid, params=params, tags={})
+        tracker.end_trial(rid, "stopped: replaced when the job was resumed", budget)
+
+
+def _ray_state_whole(job_dir: str) -> bool:
+    """Whether the job directory holds, whole, the newest of each file Ray restores from: its experiment
+    state (JSON; the trials), its search generator's (cloudpickle) and our searcher adapter's (JSON).
+    Ray copies them in a background thread, so a kill can leave one missing or cut short (an empty
+    experiment state made a resumed Ray start over, with none of its trials and a blank searcher)."""
+    from ray import cloudpickle
+
+    names = sorted(os.listdir(job_dir))
+    newest = {}
+    for prefix, ext in (("experiment_state-", ".json"), ("search_gen_state-", ".json"), ("searcher-state-", ".pkl")):
+        found = [n for n in names if n.startswith(prefix) and n.endswith(ext)]
+        if not found:
+            return False
+        newest[prefix] = os.path.join(job_dir, found[-1])  # Ray takes the newest by name (session time)
+    try:
+        with open(newest["experiment_state-"]) as f:
+            if "trial_data" not in json.load(f):
+                return False
+        with open(newest["search_gen_state-"], "rb") as f:
+            cloudpickle.load(f)
+        with open(newest["searcher-state-"]) as f:
+            json.load(f)
+    except Exception:  # noqa: BLE001 -- whatever reading a truncated file raises
+        return False
+    return True
+
+
+def _restart_from_own_state(coord: Coordinator, job_dir: str) -> list[tuple[str, dict, float | None]]:
+    """Load the newest state our searcher adapter saved (if any) and the journal into ``coord``, for a
+    new Ray run of a job whose Ray state cannot be restored.  Trials that had ended keep their results
+    (the journal has every one); trials that had not are handed out again from scratch.  Returns
+    (Ray id, params, budget) of the killed run's unfinished trials, to close their MLflow runs."""
+    from .tracking import flat_params
+
+    paths = sorted(n for n in os.listdir(job_dir) if n.startswith("searcher-state-") and n.endswith(".pkl"))
+    for name in reversed(paths):  # newest first (Ray names them by session time)
+        try:
+            with open(os.path.join(job_dir, name)) as f:
+                coord.load_state_dict(json.load(f))
+            break
+        except (OSError, ValueError):  # cut short by the kill: an older one, or none
+            continue
+    coord.replay_journal()
+    left = {}
+    for rid, t in coord.trials.items():
+        rec = coord.searcher.trials.get(t.sid)
+        if t.status != "done" and rec is not None:
+            left[rid] = (flat_params(coord.searcher.space.decode(rec.vector)), t.budget)
+    coord.reconcile({})  # the new Ray run holds none of the old trials: ours are handed out again
+    coord.needs_reconcile = False
+    # trials the killed run started after the state we have was saved: only their directories tell
+    for name in sorted(os.listdir(job_dir)):
+        m = re.search(r"_([0-9a-f]{8})_\d+_", name)
+        params_file = os.path.join(job_dir, name, "params.json")
+        if m and m.group(1) not in coord.trials and m.group(1) not in left and os.path.exists(params_file):
+            try:
+                with open(params_file) as f:
+                    left[m.group(1)] = (flat_params(json.load(f)), None)
+            except (OSError, ValueError):
+                continue
+    log.warning("tunestack: Ray's saved state of this job is incomplete (the driver was killed while Ray "
+                "was writing it); the job goes on as a new Ray run from tunestack's own state and journal: "
+                "%d ended trial(s) kept, %d unfinished trial(s) replaced by new ones",
+                len(coord.trials), len(left))
+    return [(rid, params, budget) for rid, (params, budget) in left.items()]
 
 
 def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str | None = None,

@@ -188,18 +188,16 @@ class _Pooled:
     ``product``: ``log l / g = sum_b w_b log l_b / g_b`` instead (candidates still from the mixture)."""
 
     def __init__(self, parts: list[tuple[float, Any]], product: bool = False):
-        self.parts, self.product = parts, product
-        comb = _Product if product else _Mixture
-        self.l = comb([(w, m.l) for w, m in parts])
-        self.g = comb([(w, m.g) for w, m in parts])
+        self.parts, self.comb = parts, (_Product if product else _Mixture)
+        self.l = self.comb([(w, m.l) for w, m in parts])
+        self.g = self.comb([(w, m.g) for w, m in parts])
         self.sampler = _Mixture([(w, getattr(m, "sampler", m.l)) for w, m in parts])
 
     def propose(self, rng: np.random.Generator, n_candidates: int, pending: np.ndarray, snap: Any,
                 allowed: Any = None, *args: Any, **kwargs: Any) -> np.ndarray | None:
         g = self.g
         if len(pending):
-            g = (_Product if self.product else _Mixture)(
-                [(w, m.g.extended(m.kernels(pending, *m.liar_bw))) for w, m in self.parts])
+            g = self.comb([(w, m.g.extended(m.kernels(pending, *m.liar_bw))) for w, m in self.parts])
             n_candidates *= 1 + len(pending)
         return _best(snap(self.sampler.sample(rng, n_candidates)), self.l.log_pdf, g.log_pdf, allowed)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.platform.helpers import runs_of
+from tunestack.platform.tracking import REPLACED
 from tunestack.searchers import available
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -98,6 +99,11 @@ def _kill(job) -> None:
     _kill_session(job.pid)
 
 
+def _replaced(run) -> bool:
+    """Whether an MLflow trial run was ended as replaced by the resume (its suggestion ran again)."""
+    return run.data.tags.get("tunestack.reason") == REPLACED
+
+
 def _restarted(err: str) -> bool:
     """Whether the resume went on as a new Ray run (Ray's saved state was incomplete)."""
     return "goes on as a new Ray run" in err
@@ -150,7 +156,7 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
     # a kill during Ray's copy of its state can make the resume a new Ray run (see the test below):
     # the unfinished trials' runs then end as replaced
-    kept = [c for c in children if "replaced when the job was resumed" not in c.data.tags.get("tunestack.reason", "")]
+    kept = [c for c in children if not _replaced(c)]
     assert len(kept) == 10, "a trial was tracked twice (or not at all)"
     assert len(kept) == len(children) or _restarted(err), [c.data.tags for c in children]
     children = kept
@@ -188,8 +194,7 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     assert len(ended) == len(set(ended)) == 10 and summary["statuses"] == ["completed"] * 10, why
     assert summary["n_told"] == 10 and not summary["interrupted"], why
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
-    replaced = [c for c in children if c.data.tags.get("tunestack.status") == "stopped"
-                and "replaced when the job was resumed" in c.data.tags.get("tunestack.reason", "")]
+    replaced = [c for c in children if c.data.tags.get("tunestack.status") == "stopped" and _replaced(c)]
     assert parent.info.status == "FINISHED"
     assert len(children) - len(replaced) == 10, [c.data.tags for c in children]
     assert len(replaced) <= 1 or _restarted(err), [c.data.tags for c in children]
@@ -198,13 +203,14 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
 @pytest.mark.parametrize("scheduler,missing", [
     ("fifo", ("search_gen_state-*",)),  # Ray restores its trials but neither its search algorithm nor ours
     ("asha", ("search_gen_state-*", "searcher-state-*", "experiment_state-*")),  # nothing of Ray's: the journal
-    ("bohb", ("empty:experiment_state-*",)),  # cut short (a CI run: Ray started over, and the resume hung)
+    ("bohb", ("empty:experiment_state-*",)),  # cut short (a local run: Ray started over, the resume hung)
 ])
 def test_resume_when_the_kill_cut_rays_copy_of_its_state_short(tmp_path, scheduler, missing):
     """Ray copies its state files to the job directory in a background thread; a driver killed during
-    a copy leaves some of them missing or empty (CI runs: Ray then restored its trials but not the
-    search, and the resumed job ran one trial; or, its experiment state empty, started over and hung).  The job goes on as a new Ray run from our state and journal:
-    nothing that ended is lost or run again, and the job still ends with num_samples trials."""
+    a copy leaves some of them missing or empty (in a CI run Ray then restored its trials but not the
+    search, and the resumed job ran one trial; in a local run, its experiment state empty, Ray started
+    over and the resume hung).  The job goes on as a new Ray run from our state and journal: nothing
+    that ended is lost or run again, and the job still ends with num_samples trials."""
     job_dir = tmp_path / "killme"
     job = _run(["run", str(tmp_path), "random", scheduler], stdout=subprocess.DEVNULL,
                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -234,7 +240,7 @@ def test_resume_when_the_kill_cut_rays_copy_of_its_state_short(tmp_path, schedul
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
     assert parent.info.status == "FINISHED"
     assert all(c.info.status in ("FINISHED", "KILLED") for c in children), [c.data.tags for c in children]
-    replaced = [c for c in children if "replaced when the job was resumed" in c.data.tags.get("tunestack.reason", "")]
+    replaced = [c for c in children if _replaced(c)]
     assert len(children) - len(replaced) == 10, [c.data.tags for c in children]
 
 

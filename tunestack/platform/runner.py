@@ -264,7 +264,7 @@ def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = Non
     (or, ended after the last snapshot, have no run there yet): send their params and end again (the
     writer keeps a run's params as first logged).  ``replaced``: (Ray id, params, budget) of the killed
     run's unfinished trials that a restart left behind; their runs end as replaced."""
-    from .tracking import flat_params
+    from .tracking import REPLACED, flat_params
 
     for rid, t in coord.trials.items():
         if t.status != "done":
@@ -276,7 +276,7 @@ def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = Non
         tracker.end_trial(rid, t.outcome, t.budget)
     for rid, params, budget in replaced or []:
         tracker.send("trial_start", trial=rid, name=rid, params=params, tags={})
-        tracker.end_trial(rid, "stopped: replaced when the job was resumed", budget)
+        tracker.end_trial(rid, REPLACED, budget)
 
 
 def _ray_state_whole(job_dir: str) -> bool:
@@ -286,13 +286,12 @@ def _ray_state_whole(job_dir: str) -> bool:
     experiment state made a resumed Ray start over, with none of its trials and a blank searcher)."""
     from ray import cloudpickle
 
-    names = sorted(os.listdir(job_dir))
     newest = {}
     for prefix, ext in (("experiment_state-", ".json"), ("search_gen_state-", ".json"), ("searcher-state-", ".pkl")):
-        found = [n for n in names if n.startswith(prefix) and n.endswith(ext)]
+        found = _state_files(job_dir, prefix, ext)
         if not found:
             return False
-        newest[prefix] = os.path.join(job_dir, found[-1])  # Ray takes the newest by name (session time)
+        newest[prefix] = found[-1]  # Ray takes the newest
     try:
         with open(newest["experiment_state-"]) as f:
             if "trial_data" not in json.load(f):
@@ -306,6 +305,11 @@ def _ray_state_whole(job_dir: str) -> bool:
     return True
 
 
+def _state_files(job_dir: str, prefix: str, ext: str) -> list[str]:
+    """Paths of Ray's state files ``<prefix><session time><ext>`` in the job directory, oldest first."""
+    return [os.path.join(job_dir, n) for n in sorted(os.listdir(job_dir)) if n.startswith(prefix) and n.endswith(ext)]
+
+
 def _restart_from_own_state(coord: Coordinator, job_dir: str) -> list[tuple[str, dict, float | None]]:
     """Load the newest state our searcher adapter saved (if any) and the journal into ``coord``, for a
     new Ray run of a job whose Ray state cannot be restored.  Trials that had ended keep their results
@@ -313,10 +317,9 @@ def _restart_from_own_state(coord: Coordinator, job_dir: str) -> list[tuple[str,
     (Ray id, params, budget) of the killed run's unfinished trials, to close their MLflow runs."""
     from .tracking import flat_params
 
-    paths = sorted(n for n in os.listdir(job_dir) if n.startswith("searcher-state-") and n.endswith(".pkl"))
-    for name in reversed(paths):  # newest first (Ray names them by session time)
+    for path in reversed(_state_files(job_dir, "searcher-state-", ".pkl")):  # newest first
         try:
-            with open(os.path.join(job_dir, name)) as f:
+            with open(path) as f:
                 coord.load_state_dict(json.load(f))
             break
         except (OSError, ValueError):  # cut short by the kill: an older one, or none

@@ -28,6 +28,7 @@ __all__ = ["TrackingClient", "TrackingCallback", "register_live", "live"]
 
 log = logging.getLogger("tunestack")
 
+REPLACED = "stopped: replaced when the job was resumed"  # a killed run's trial whose suggestion runs again
 _LIVE: dict[str, dict[str, Any]] = {}  # job id -> live driver-side objects (never pickled)
 
 
@@ -260,7 +261,7 @@ class TrackingCallback(Callback):
         t = coord.trials.get(trial.trial_id) if coord is not None else None
         outcome = (t.outcome if t is not None and t.outcome else ("failed" if error else "completed"))
         if coord is not None and t is None:  # stopped at a resume, its suggestion made again (reconcile)
-            outcome = "stopped: replaced when the job was resumed"
+            outcome = REPLACED
         if error:
             outcome = "failed: " + _error_summary(trial)
         c.end_trial(trial.trial_id, outcome, t.budget if t is not None else None,

@@ -7,6 +7,8 @@ at the last budget from the prefix:
   the identity and (positive curves) log value spaces, the log space's prior mass learnt by Bayesian
   stacking (:func:`~tunestack.schedulers.lce.calibration.space_weight`) from back-tests of the *other*
   half of the curves (two-fold cross-fitting; in a run, the scheduler learns it from its own trials);
+  ``fit_kw={"lower": 0.0}`` conditions it on a positive final while every value of the curve set is
+  positive (the scheduler's ``bounded=True``, where the results of the run so far count);
 * ``lce-identity`` the same ensemble in the identity space only (the previous round's model);
 * ``pow3``  the pow3 family alone in the identity space (a single-family fit);
 * ``last``  the last observed value plus Gaussian noise whose variance is fitted by maximum likelihood on
@@ -71,6 +73,8 @@ def evaluate(curves: Sequence[tuple[np.ndarray, np.ndarray]], fractions: Sequenc
     """``{fraction: {method: {metric: mean}}}`` over ``curves`` (pairs of budgets and values);
     ``fit_kw``: options of the ``lce`` method's fit (``predict_final``'s, for ablations)."""
     fit_kw = dict(fit_kw or {})
+    if fit_kw.get("lower") is not None and not all(bool(np.all(v > fit_kw["lower"])) for _, v in curves):
+        fit_kw["lower"] = None  # as the scheduler: a bound holds only while every value lies above it
     halves = (list(curves[0::2]), list(curves[1::2]))
     log_w = [learnt_log_weight(h, **fit_kw) for h in halves[::-1]] if "lce" in methods else [0.5, 0.5]
     out: dict = {"log_weight": log_w}

@@ -7,8 +7,10 @@
     python -m benchmarks.lce.run all
 
 Benchmarks: ``benchmarks.mf`` (``mlp_digits``: torch MLP on digits, validation error per epoch;
-``gbm``: gradient boosting, validation error per boosting iteration) and ``synthetic``
-(:mod:`benchmarks.lce.synthetic`); for development only, ``--bench synthetic_b stress --split all``
+``gbm``: gradient boosting, validation error per boosting iteration), ``sgd`` (a third model family: a
+linear SGD classifier on random kernel features, validation error per epoch; the ``sgd_dev`` table of
+:mod:`benchmarks.mf.dev.sgd`, where BOHB's settings were chosen but nothing of this scheduler) and
+``synthetic`` (:mod:`benchmarks.lce.synthetic`); for development only, ``--bench synthetic_b stress --split all``
 (other generated curves, :mod:`benchmarks.lce.stress`).  Every method sees the same configurations in the same order for a
 seed.  Results go to stdout and to ``benchmarks/lce/results/<figure>.json``.
 """
@@ -30,6 +32,7 @@ from tunestack.schedulers import create
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REAL = ("mlp_digits", "gbm")
+TABLES = ("sgd",)  # more real curves, as tables only (no surrogate for ``simulate``)
 # curve sets made here: ``synthetic`` (the figures), and two for development only: ``synthetic_b`` (the
 # same generator, other curves) and ``stress`` (early rank a poor guide; :mod:`benchmarks.lce.stress`)
 GENERATED = {"synthetic": lambda: synthetic_curves(12345, 1000), "synthetic_b": lambda: synthetic_curves(777, 1000),
@@ -45,7 +48,13 @@ def table(name: str, split: str = "all") -> tuple[np.ndarray, np.ndarray, np.nda
     restricted to the even or odd configuration (curve) indices when ``split`` says so."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if name in GENERATED:
+    if name == "sgd":
+        from benchmarks.mf.table import DATA_DIR, load_table
+        tab = load_table(DATA_DIR / "dev" / "sgd_dev.json.gz")
+        budgets = np.asarray(tab.budgets, dtype=float)
+        vals = np.asarray(tab.metrics["val_error"], dtype=float)
+        cum = np.cumsum(np.asarray(tab.metrics["cpu_seconds"], dtype=float), axis=1)
+    elif name in GENERATED:
         cs = GENERATED[name]()
         vals = np.array([v for _, v, _ in cs])
         budgets = cs[0][0]
@@ -201,7 +210,7 @@ def main() -> None:
     ap.add_argument("--curves", type=int, default=300)
     ap.add_argument("--workers", type=int, default=4, help="simulated workers (simulate)")
     ap.add_argument("--processes", type=int, default=2, help="processes running simulations (simulate)")
-    ap.add_argument("--bench", nargs="*", default=list(REAL) + ["synthetic"])
+    ap.add_argument("--bench", nargs="*", default=list(REAL) + list(TABLES) + ["synthetic"])
     ap.add_argument("--split", choices=SPLITS, default="odd",
                     help="curve indices used: odd = held out (default), even = development, all")
     ap.add_argument("--kw", default="{}", help="scheduler options as JSON (ablations), e.g. '{\"threshold\": 0.1}'")

@@ -460,3 +460,76 @@ def test_long_curves_are_thinned_and_decisions_stay_cheap():
     for b in range(1, 400):
         long.results = long.on_result("L", b, 1.0 + b ** -0.5)
     assert len(long._curve(long.trials["L"])[0]) == 60
+
+
+# ---- a known lower bound (bounded=True) ------------------------------------------------------------
+def _steep_positive_curve() -> np.ndarray:
+    """A positive curve whose identity-space extrapolation puts much of its mass below zero."""
+    rng = np.random.default_rng(8)
+    return np.maximum(0.9 * BUDGETS[:8] ** -0.35 - 0.25 + 0.02 * rng.standard_normal(8), 0.05)
+
+
+def test_a_lower_bound_conditions_the_mixture_by_bayes_rule():
+    t, y = BUDGETS[:8] / T, _steep_positive_curve()
+    free = predict_final(t, y, space_prior={"identity": 0.7, "log": 0.3})
+    bound = predict_final(t, y, space_prior={"identity": 0.7, "log": 0.3}, lower=0.0)
+    f0 = free.cdf(0.0)
+    assert f0 > 0.05  # the free identity space extrapolates into impossible values
+    assert bound.cdf(0.0) == 0.0 and bound.cdf(-1.0) == 0.0 and bound.pdf(-0.1) == 0.0
+    for x in (0.01, 0.05, 0.2, 0.5):  # P(final <= x | final > 0), the free mixture conditioned
+        assert bound.cdf(x) == pytest.approx((free.cdf(x) - f0) / (1.0 - f0), rel=1e-9)
+    # the spaces are conditioned too: the identity space loses its mass below zero
+    m = ~free.log
+    above_id = float(np.dot(free.within[m], 1.0 - bound.below[m]))  # the identity space's mass above 0
+    w_id = free.space_weights["identity"] * above_id
+    assert bound.space_weights["identity"] == pytest.approx(w_id / (w_id + free.space_weights["log"]), rel=1e-9)
+    assert bound.space_weights["identity"] < free.space_weights["identity"]
+    # quantiles invert the cdf, the density integrates to one above the bound, logpdf matches
+    qs = bound.quantile([0.05, 0.5, 0.95])
+    assert 0.0 < qs[0] < qs[1] < qs[2]
+    for q, x in zip([0.05, 0.5, 0.95], qs):
+        assert bound.cdf(x) == pytest.approx(q, abs=1e-8)
+    grid = np.geomspace(1e-6, bound.quantile([1 - 1e-5])[0], 40001)
+    dens = np.array([bound.pdf(x) for x in grid])
+    assert np.trapezoid(dens, grid) == pytest.approx(bound.cdf(grid[-1]) - bound.cdf(grid[0]), abs=2e-3)
+    assert bound.logpdf(qs[1]) == pytest.approx(math.log(bound.pdf(qs[1])))
+    assert bound.given_space("identity").cdf(0.0) == 0.0
+
+
+def test_the_mean_of_a_bounded_identity_prediction_is_the_truncated_mean():
+    from scipy import stats
+    t, y = BUDGETS[:8] / T, _steep_positive_curve()
+    p = predict_final(t, y, spaces=("identity",), lower=0.0)
+    assert not p.log.any() and p.dof > 1
+    ref = sum(w * stats.t(p.dof, loc, sc).expect(lambda x: x, lb=0.0, conditional=True) * (1 - b)
+              for w, loc, sc, b in zip(p.weights, p.loc, p.scale, p.below)) / np.dot(p.weights, 1 - p.below)
+    assert p.mean() == pytest.approx(ref, rel=1e-5)
+    assert p.mean() > predict_final(t, y, spaces=("identity",)).mean()
+    with pytest.raises(ValueError, match="no lower bound"):
+        predict_final(t, y - 0.5, lower=0.0)
+
+
+def test_a_bounded_scheduler_stops_an_impossible_extrapolation_sooner_and_unbinds_on_a_nonpositive_value():
+    """``bounded=True`` conditions P(beat) on a positive final while every result of the run has been
+    positive; a value <= 0 anywhere in the run turns it off for good (also after a state round trip)."""
+    curve = 0.35 + 0.55 * BUDGETS ** -0.6  # a flattening loss ending at ~0.37, the incumbents at ~0.02
+    stops = {}
+    for bounded in (False, True):
+        s = _with_incumbents(final=0.02, bounded=bounded)
+        dec = _run_trial(s, "x", curve)
+        stops[bounded] = s.trial_status("x")["budget_reached"] if dec.action == "stop" else T
+        assert s._positive
+    assert stops[True] < stops[False] < T  # the bound removes the mass on impossible negative losses
+    s = _with_incumbents(final=0.02, bounded=True)
+    s.add_trial("neg")
+    s.on_result("neg", 1.0, -0.5)  # a value <= 0: the metric is not positive after all
+    assert not s._positive and s._predict(BUDGETS[:6] / T, curve[:6]).lower is None
+    back = create("lce", min_budget=1, max_budget=T, bounded=True)
+    back.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert back.bounded and not back._positive
+    with pytest.raises(SchedulerError, match="bounded"):
+        create("lce", max_budget=10, bounded="yes")
+    mx = create("lce", min_budget=1, max_budget=T, mode="max", bounded=True)
+    mx.add_trial("acc")
+    mx.on_result("acc", 1.0, 0.8)  # an accuracy: negative in the minimization direction
+    assert not mx._positive

@@ -4,6 +4,11 @@ Each component is one curve shape's conditional predictive (see :mod:`.posterior
 of freedom.  A component fitted to the logarithm of the curve (``log``) is a log-Student-t: Student-t in
 ``log x``, no mass at ``x <= 0``.  Quantiles invert the mixture's cdf numerically (a mixture has no
 closed-form quantile).
+
+A known lower bound of the value (``lower``; 0 for a loss or an error rate) conditions the whole mixture
+on ``x > lower``: every component is truncated there and reweighted by its mass above it, so a
+component that puts most of its mass on impossible values loses most of its weight (Bayes' rule with
+the bound as prior knowledge).  Log components have no mass at or below 0 anyway.
 """
 from __future__ import annotations
 
@@ -32,12 +37,18 @@ class Prediction:
     space_weights: dict = field(default_factory=dict)  # posterior mass of each value space
     space_log_evidence: dict = field(default_factory=dict)  # log (tempered) evidence of each space
     within: np.ndarray | None = None  # each component's weight given its space (sums to 1 per space)
+    lower: float | None = None  # a known lower bound of the value: the mixture is conditioned on x > lower
 
     def __post_init__(self) -> None:
         if self.log is None:
             object.__setattr__(self, "log", np.zeros(len(self.weights), dtype=bool))
         if self.within is None:
             object.__setattr__(self, "within", self.weights)
+        # each component's mass at or below the bound, and the mixture's mass above it
+        below = np.zeros(len(self.weights)) if self.lower is None else self._raw_cdf(np.array([self.lower]))[:, 0]
+        object.__setattr__(self, "below", below)
+        above = 1.0 if self.lower is None else max(float(np.dot(self.weights, 1.0 - below)), 1e-300)
+        object.__setattr__(self, "_above", above)
 
     def given_space(self, space: str) -> "Prediction":
         """The predictive given one value space (``"identity"`` or ``"log"``): its components alone."""
@@ -47,7 +58,8 @@ class Prediction:
         w = self.within[m] / self.within[m].sum()
         fam = {k: 0.0 for k in self.family_weights}
         return Prediction(w, self.loc[m], self.scale[m], self.dof, fam, self.n_eff, self.family[m], self.eta[m],
-                          self.log[m], {space: 1.0}, {space: self.space_log_evidence.get(space, 0.0)})
+                          self.log[m], {space: 1.0}, {space: self.space_log_evidence.get(space, 0.0)},
+                          lower=self.lower)
 
     def shape_mean(self, family: int, log: bool = False) -> np.ndarray:
         """Posterior mean of the shape parameters of one family (given that family and value space)."""
@@ -65,14 +77,29 @@ class Prediction:
         u = np.where(self.log[:, None], lx, x)
         return (u - self.loc[:, None]) / self.scale[:, None]
 
+    def _raw_cdf(self, xs: np.ndarray) -> np.ndarray:
+        """Every component's cdf at each of ``xs``, before the bound: ``[components, len(xs)]``."""
+        return special.stdtr(self.dof, self._z(xs))
+
+    def _cdf_many(self, xs: np.ndarray) -> np.ndarray:
+        """The mixture's cdf at each of ``xs`` (conditioned on ``x > lower`` when there is a bound)."""
+        xs = np.atleast_1d(np.asarray(xs, dtype=float))
+        if self.lower is None:
+            return self.weights @ self._raw_cdf(xs)
+        mass = self.weights @ np.maximum(self._raw_cdf(xs) - self.below[:, None], 0.0)
+        return np.where(xs > self.lower, np.minimum(mass / self._above, 1.0), 0.0)
+
     def cdf(self, x: float) -> float:
-        return float(np.dot(self.weights, special.stdtr(self.dof, self._z(x)[:, 0])))
+        return float(self._cdf_many(np.array([x]))[0])
 
     def sf(self, x: float) -> float:
         return 1.0 - self.cdf(x)
 
     def _log_dens(self, x: float) -> np.ndarray:
-        """Log density of every component at ``x`` (the log components with their Jacobian ``1/x``)."""
+        """Log density of every component at ``x`` (the log components with their Jacobian ``1/x``),
+        before the bound's normalisation; ``-inf`` at or below the bound."""
+        if self.lower is not None and not x > self.lower:
+            return np.full(len(self.weights), -np.inf)
         z = self._z(x)[:, 0]
         jac = np.where(self.log, -math.log(x) if x > 0 else -np.inf, 0.0)
         with np.errstate(invalid="ignore"):
@@ -80,20 +107,27 @@ class Prediction:
         return np.where(np.isfinite(z), lp, -np.inf)
 
     def logpdf(self, x: float) -> float:
-        return float(special.logsumexp(self._log_dens(x), b=self.weights))
+        return float(special.logsumexp(self._log_dens(x), b=self.weights)) - math.log(self._above)
 
     def mean(self) -> float:
         """The mixture's mean; infinite when a log-Student-t component has weight (its mean does not
-        exist: the exponential of a heavy tail)."""
+        exist: the exponential of a heavy tail).  Below a bound, each Student-t is truncated: ``E[T | T >
+        a] = nu / (nu - 1) (1 + a^2 / nu) f(a) / (1 - F(a))`` for the standard one."""
         if np.any(self.log & (self.weights > 0)):
             return math.inf
-        return float(np.dot(self.weights, self.loc))
+        if self.lower is None:
+            return float(np.dot(self.weights, self.loc))
+        nu = self.dof
+        a = (self.lower - self.loc) / self.scale
+        tail = np.exp(_t_logpdf(a, nu)) * nu / (nu - 1.0) * (1.0 + a * a / nu)
+        mean_above = self.loc + self.scale * tail / np.maximum(1.0 - self.below, 1e-300)
+        return float(np.dot(self.weights * (1.0 - self.below), mean_above) / self._above)
 
     def median(self) -> float:
         return float(self.quantile([0.5])[0])
 
     def pdf(self, x: float) -> float:
-        return float(np.dot(self.weights, np.exp(self._log_dens(x))))
+        return float(np.dot(self.weights, np.exp(self._log_dens(x)))) / self._above
 
     def quantile(self, qs: list[float] | np.ndarray) -> np.ndarray:
         """Quantiles of the mixture: safeguarded Newton steps on its cdf inside a shrinking bracket."""
@@ -102,8 +136,12 @@ class Prediction:
     def _quantile(self, q: float) -> float:
         if not 0.0 < q < 1.0:
             raise ValueError(f"a quantile level must be in (0, 1), got {q}")
-        comp = self.loc + self.scale * float(special.stdtrit(self.dof, q))
+        # each (truncated) component's own q-quantile: the mixture's lies between the extremes
+        level = np.clip(self.below + q * (1.0 - self.below), 1e-300, 1.0 - 1e-16)
+        comp = self.loc + self.scale * special.stdtrit(self.dof, level)
         comp = np.where(self.log, np.exp(np.clip(comp, -_LOG_MAX, _LOG_MAX)), comp)
+        if self.lower is not None:
+            comp = np.maximum(comp, self.lower)
         lo, hi = float(np.min(comp)), float(np.max(comp))  # the mixture quantile lies between these
         lo, hi = self._bracket(q, lo, hi)
         x = _mid(lo, hi)
@@ -123,7 +161,7 @@ class Prediction:
     def _bracket(self, q: float, lo: float, hi: float, points: int = 17) -> tuple[float, float]:
         """A narrower bracket of the ``q``-quantile from the cdf at ``points`` points at once."""
         xs = np.geomspace(lo, hi, points) if lo > 0 and hi > 10 * lo else np.linspace(lo, hi, points)
-        cdf = self.weights @ special.stdtr(self.dof, self._z(xs))
+        cdf = self._cdf_many(xs)
         i = int(np.searchsorted(cdf, q))  # cdf[i - 1] < q <= cdf[i]
         return float(xs[max(i - 1, 0)]), float(xs[min(i, points - 1)])
 

@@ -43,6 +43,7 @@ module computes a cheaper posterior of the same kind *without sampling*, exactly
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Mapping
 
 import numpy as np
@@ -68,16 +69,21 @@ _LOG_PU = (math.log((_A - 2.0) / 2.0) - 0.5 * _A * np.log1p(np.exp(_LOG_U)) + _L
 def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
                   families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True,
                   g_prior: str = "hyper-g/n", temper: float = TEMPER, spaces: tuple[str, ...] = SPACES,
-                  space_prior: Mapping[str, float] | None = None, burn_in: float = 0.0) -> Prediction:
+                  space_prior: Mapping[str, float] | None = None, burn_in: float = 0.0,
+                  lower: float | None = None) -> Prediction:
     """The posterior predictive of the curve's value at ``t_target`` from points ``(t_i, y_i)``.
 
     ``t`` are scaled times (budget / max_budget), ``y`` finite values; at least ``MIN_POINTS`` points.
     ``spaces``: the value spaces averaged over, ``"identity"`` and ``"log"`` (used only when every value
     is positive; see the module docstring); ``space_prior``: their prior masses (default equal).
     ``g_prior`` and ``temper`` exist for ablations (see the module docstring).  ``burn_in``: the points
-    before ``burn_in * t[-1]`` are left out of the fit (at least ``BURN_KEEP`` points stay).
+    before ``burn_in * t[-1]`` are left out of the fit (at least ``BURN_KEEP`` points stay).  ``lower``: a
+    known lower bound of the value (0 for a loss or an error rate; every ``y`` must lie above it): the
+    predictive is conditioned on ``final > lower`` (see :mod:`.mixture`).
     """
     t, y = _checked(t, y, g_prior, temper, spaces)
+    if lower is not None and not bool(np.all(y > lower)):
+        raise ValueError(f"lower={lower!r} is no lower bound of the curve: its least value is {float(np.min(y))!r}")
     if not 0.0 <= burn_in < 1.0:
         raise ValueError(f"burn_in must be in [0, 1), got {burn_in!r}")
     if burn_in > 0.0:
@@ -110,8 +116,22 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
     w = np.concatenate([post[f.space] * wi for f, wi in zip(fits, cols[0])])
     loc, scale, owner, eta, is_log = (np.concatenate(c) for c in cols[1:])
     fam_w = np.bincount(owner, weights=w, minlength=len(names))
-    return Prediction(w, loc, scale, n_eff - 1.0, {name: float(fam_w[k]) for k, name in enumerate(names)},
-                      float(n_eff), owner, eta, is_log, post, evidence, within)
+    pred = Prediction(w, loc, scale, n_eff - 1.0, {name: float(fam_w[k]) for k, name in enumerate(names)},
+                      float(n_eff), owner, eta, is_log, post, evidence, within,
+                      None if lower is None else float(lower))
+    return pred if lower is None else _bounded_spaces(pred, prior)
+
+
+def _bounded_spaces(pred: Prediction, prior: Mapping[str, float]) -> Prediction:
+    """The bound conditions the spaces as it conditions the components: each space's evidence gains the
+    log of its predictive mass above the bound (the mixture itself is conditioned in :class:`Prediction`;
+    this makes the reported space masses and evidence, which the stacking reads, say the same)."""
+    evidence = dict(pred.space_log_evidence)
+    for sp in evidence:
+        m = pred.log == (sp == "log")
+        above = float(np.dot(pred.within[m], 1.0 - pred.below[m]))
+        evidence[sp] += math.log(max(above, 1e-300))
+    return replace(pred, space_weights=_space_posterior(evidence, prior), space_log_evidence=evidence)
 
 
 def _space_prior(space_prior: Mapping[str, float] | None, spaces: list[str]) -> dict[str, float]:

@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Family", "FAMILIES", "family_names", "basis", "TRANSIENT_RATES", "transient_basis"]
+__all__ = ["Family", "FAMILIES", "family_names", "basis"]
 
 Basis = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # (t[n], e1[G], e2[G]) -> [G, n]
 
@@ -128,18 +128,3 @@ def basis(t: np.ndarray, families: tuple[Family, ...] = FAMILIES) -> tuple[np.nd
             rows.append(phi)
             owner.append(np.full(fam.size, k))
     return np.vstack(rows), np.concatenate(owner)
-
-
-
-# A transient: every family may carry ``+ a2 exp(-kappa t)``, a fast exponential drop on top of its own
-# shape.  Domhan et al. (2015) fit a weighted *sum* of families; a single family cannot follow a curve
-# that drops steeply in a few epochs and then keeps improving slowly (the usual deep-learning curve), and
-# the misfit of the early drop then inflates the noise, its autocorrelation and the spread of the
-# families' extrapolations.  Both amplitudes are linear (integrated out); kappa on a fixed grid.
-TRANSIENT_RATES = np.geomspace(3.0, 300.0, 8)  # decay rates: time scales 1/3 to 1/300 of the budget
-
-
-def transient_basis(t: np.ndarray) -> np.ndarray:
-    """``exp(-kappa t)`` for every rate of :data:`TRANSIENT_RATES`: ``[K, len(t)]``."""
-    with np.errstate(under="ignore"):
-        return np.exp(-TRANSIENT_RATES[:, None] * np.asarray(t, dtype=float)[None, :])

@@ -48,7 +48,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .curves import FAMILIES, TRANSIENT_RATES, Family, basis, transient_basis
+from .curves import FAMILIES, Family, basis
 from .mixture import Prediction
 
 __all__ = ["Prediction", "predict_final", "MIN_POINTS", "TEMPER", "G_PRIORS", "SPACES"]
@@ -59,7 +59,6 @@ TEMPER = 0.25  # learning rate of the shape posterior (see the module docstring)
 G_PRIORS = ("hyper-g/n", "unit")  # "unit": g = n fixed (the first version; kept for ablations)
 SPACES = ("identity", "log")  # value spaces the curve is fitted in (log only for positive curves)
 _RHO_MAX = 0.9
-TRANSIENT_SPAN = 3.0  # a transient's rate x the observed span: exp(-3) = 5% of it left at the last point
 _DROP_MASS = 1e-5  # the lightest components holding this much posterior mass in all are dropped
 _GAP = 30.0  # tempered log-likelihood margin beyond which shapes are not evaluated (weight < e^-30)
 _LOG_U = np.linspace(-2.0, 10.0, 13) * math.log(10.0)  # quadrature nodes of log(g / n), a decade apart
@@ -71,7 +70,7 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
                   families: tuple[Family, ...] = FAMILIES, autocorrelation: bool = True,
                   g_prior: str = "hyper-g/n", temper: float = TEMPER, spaces: tuple[str, ...] = SPACES,
                   space_prior: Mapping[str, float] | None = None, burn_in: float = 0.0,
-                  lower: float | None = None, transient: bool = False) -> Prediction:
+                  lower: float | None = None) -> Prediction:
     """The posterior predictive of the curve's value at ``t_target`` from points ``(t_i, y_i)``.
 
     ``t`` are scaled times (budget / max_budget), ``y`` finite values; at least ``MIN_POINTS`` points.
@@ -80,8 +79,7 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
     ``g_prior`` and ``temper`` exist for ablations (see the module docstring).  ``burn_in``: the points
     before ``burn_in * t[-1]`` are left out of the fit (at least ``BURN_KEEP`` points stay).  ``lower``: a
     known lower bound of the value (0 for a loss or an error rate; every ``y`` must lie above it): the
-    predictive is conditioned on ``final > lower`` (see :mod:`.mixture`).  ``transient``: every shape
-    also carries a fast exponential transient (:func:`.curves.transient_basis`), a second amplitude.
+    predictive is conditioned on ``final > lower`` (see :mod:`.mixture`).
     """
     t, y = _checked(t, y, g_prior, temper, spaces)
     if lower is not None and not bool(np.all(y > lower)):
@@ -95,8 +93,7 @@ def predict_final(t: np.ndarray, y: np.ndarray, t_target: float = 1.0,
     phi0, owner0 = basis(np.append(t, t_target), families)
     eta0 = np.column_stack([np.concatenate([f.e1 for f in families]), np.concatenate([f.e2 for f in families])])
     names = [f.name for f in families]
-    fast = _transients(t, t_target) if transient else None
-    fits = [_Space(sp, y, phi0, owner0, eta0, len(names), fast) for sp in use]
+    fits = [_Space(sp, y, phi0, owner0, eta0, len(names)) for sp in use]
     rhos = [f.rho() if autocorrelation else 0.0 for f in fits]
     rho = min(rhos)  # one noise model for all spaces (so that their evidence compares in any units)
     n = len(y)
@@ -137,15 +134,6 @@ def _bounded_spaces(pred: Prediction, prior: Mapping[str, float]) -> Prediction:
     return replace(pred, space_weights=_space_posterior(evidence, prior), space_log_evidence=evidence)
 
 
-def _transients(t: np.ndarray, t_target: float) -> np.ndarray | None:
-    """The transient bases allowed for a curve observed up to ``t[-1]``: a transient is an early phase
-    that is over, so its time scale must have run out inside the data (``kappa t[-1] >= TRANSIENT_SPAN``,
-    95% decayed); ``None`` when no rate is fast enough (the single shapes alone)."""
-    fast = transient_basis(np.append(t, t_target))
-    ok = TRANSIENT_RATES * float(t[-1]) >= TRANSIENT_SPAN
-    return fast[ok] if ok.any() else None
-
-
 def _space_prior(space_prior: Mapping[str, float] | None, spaces: list[str]) -> dict[str, float]:
     """The prior mass of each space in use (uniform by default), renormalised over those in use."""
     raw = {sp: (1.0 if space_prior is None else float(space_prior.get(sp, 0.0))) for sp in spaces}
@@ -174,29 +162,20 @@ class _Space:
     """
 
     def __init__(self, space: str, y: np.ndarray, phi: np.ndarray, owner: np.ndarray, eta: np.ndarray,
-                 n_families: int, fast: np.ndarray | None = None):
+                 n_families: int):
         self.space = space
         v = np.log(y) if space == "log" else y
         ok = np.all(np.isfinite(phi), axis=1)
         self.phi, self.owner, self.eta = phi[ok], owner[ok], eta[ok]
+        self.prior = _log_prior(self.owner, n_families)
         center, spread = float(np.mean(v)), float(np.std(v))
         self.center = center
         self.spread = spread if spread > 1e-12 * (1.0 + abs(center)) else 1.0
         self.unit = float(np.exp(np.mean(v))) if space == "log" else 1.0  # Box-Cox: y ~ g * log y locally
         self.z = (v - center) / self.spread
-        self.prior = _log_prior(self.owner, n_families)
-        self.pair = None
-        if fast is None:
-            self.st = _stats(self.phi[:, :-1], self.z)
-        else:  # every shape with every transient: two regressors; owner, eta and prior per pair
-            self.pair = _TransientFit(self.phi, fast, self.z)
-            shape = self.pair.keep // len(fast)
-            self.owner, self.eta, self.prior = self.owner[shape], self.eta[shape], self.prior[shape]
-            self.st = self.pair.st
+        self.st = _stats(self.phi[:, :-1], self.z)
 
     def rho(self) -> float:
-        if self.pair is not None:
-            return _acf1(self.pair.residual(self.z))
         return _lag1(self.st, self.phi[:, :-1], self.z)
 
     def log_null(self, n_eff: float) -> float:
@@ -207,83 +186,11 @@ class _Space:
         """``(log BF, log prior, loc, scale, owner, eta)`` of the plausible components, loc and scale in
         the space's own units (values, or log values)."""
         sub = _plausible(self.st, n_eff, temper)
-        st = _rows(self.st, sub)
+        st = {k: (v[sub] if isinstance(v, np.ndarray) else v) for k, v in self.st.items()}
         components = _components_hyper if g_prior == "hyper-g/n" else _components_unit
-        if self.pair is None:
-            logm, loc, scale2 = components(st, self.phi[sub, -1] - st["pbar"], n_eff)
-        else:
-            bd, quad = self.pair.at_target(sub)
-            logm, loc, scale2 = components(st, bd, n_eff, p=2, dd=quad)
-            sub, logm, loc, scale2 = self._collapse_transients(sub, logm, loc, scale2, temper)
+        logm, loc, scale2 = components(st, self.phi[sub, -1], n_eff)
         scale = np.sqrt(np.maximum(scale2, 1e-24)) * self.spread
         return logm, self.prior[sub], self.center + self.spread * loc, scale, self.owner[sub], self.eta[sub]
-
-    def _collapse_transients(self, sub: np.ndarray, logm: np.ndarray, loc: np.ndarray, scale2: np.ndarray,
-                             temper: float) -> tuple[np.ndarray, ...]:
-        """One component per shape: its transients (a shape parameter, uniform prior, tempered like the
-        others) mixed and the mixture collapsed to its mean and variance, as over ``g``; the returned log
-        marginal is such that ``temper x`` it is the log of the tempered average over the transients."""
-        sub = np.flatnonzero(sub)
-        shape = self.pair.keep[sub] // self.pair.n_fast  # non-decreasing
-        starts = np.flatnonzero(np.r_[True, shape[1:] != shape[:-1]])
-        counts = np.diff(np.r_[starts, len(shape)])
-        lw = temper * logm
-        top = np.maximum.reduceat(lw, starts)
-        w = np.exp(lw - np.repeat(top, counts))
-        total = np.add.reduceat(w, starts)
-        mean = np.add.reduceat(w * loc, starts) / total
-        var = np.add.reduceat(w * (scale2 + loc ** 2), starts) / total - mean ** 2
-        logm_shape = (top + np.log(total) - math.log(self.pair.n_fast)) / temper
-        return sub[starts], logm_shape, mean, np.maximum(var, 0.0)
-
-
-class _TransientFit:
-    """Least squares of ``z`` on every (shape, transient) pair at once: the shape's basis ``phi_g`` and a
-    transient ``exp(-kappa_k t)``, two regressors and an offset.  The 2x2 centred Gram matrix of each pair
-    comes from per-shape and per-transient sums and one ``[G, K]`` matrix product, so no ``G x K x n``
-    array is built.  Pairs collinear on the data are dropped (``keep``: their flat indices ``g * K + k``).
-    The last column of ``phi`` and ``fast`` is the target time.  ``st`` has the keys :func:`_given_g`
-    reads, with ``slope = spp = 1``: the caller passes ``d = beta . (x* - xbar)`` and the leverage ``dd =
-    (x* - xbar)' G^-1 (x* - xbar)`` from :meth:`at_target`."""
-
-    def __init__(self, phi: np.ndarray, fast: np.ndarray, z: np.ndarray):
-        a, b = phi[:, :-1], fast[:, :-1]
-        abar, bbar = a.mean(axis=1), b.mean(axis=1)
-        self.ac, self.bc, zc = a - abar[:, None], b - bbar[:, None], z - z.mean()
-        saa, sbb = np.einsum("gn,gn->g", self.ac, self.ac), np.einsum("kn,kn->k", self.bc, self.bc)
-        sab = self.ac @ self.bc.T
-        say, sby = self.ac @ zc, self.bc @ zc
-        saa, sbb, say, sby = saa[:, None], sbb[None, :], say[:, None], sby[None, :]
-        det = saa * sbb - sab ** 2
-        self.keep = np.flatnonzero(det.ravel() > 1e-10 * np.maximum(saa * sbb, 1e-300).ravel())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            beta_a, beta_b = (sbb * say - sab * sby) / det, (saa * sby - sab * say) / det
-        syy = float(zc @ zc)
-        r2 = np.clip((beta_a * say + beta_b * sby) / max(syy, 1e-300), 0.0, 1.0)
-        da, db = phi[:, -1:] - abar[:, None], fast[:, -1][None, :] - bbar[None, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            quad = (sbb * da ** 2 - 2.0 * sab * da * db + saa * db ** 2) / det
-        k, m = self.keep, len(self.keep)
-        self.bd, self.quad = (beta_a * da + beta_b * db).ravel()[k], quad.ravel()[k]
-        self.beta = np.column_stack([beta_a.ravel()[k], beta_b.ravel()[k]])
-        self.st = {"r2": np.where(syy <= 0, 0.0, r2.ravel()[k]), "syy": syy, "zbar": float(z.mean()),
-                   "n": len(z), "flat": np.zeros(m, dtype=bool), "slope": np.ones(m), "spp": np.ones(m),
-                   "pbar": np.zeros(m)}
-        self.n_fast = fast.shape[0]
-
-    def at_target(self, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``beta . d`` and ``d' G^-1 d`` at the target time of the pairs in ``sub``."""
-        return self.bd[sub], self.quad[sub]
-
-    def residual(self, z: np.ndarray) -> np.ndarray:
-        """The residuals of the best-fitting pair."""
-        i = int(np.argmax(self.st["r2"]))
-        g, k = divmod(int(self.keep[i]), self.n_fast)
-        return z - z.mean() - self.beta[i, 0] * self.ac[g] - self.beta[i, 1] * self.bc[k]
-
-
-def _rows(st: dict, sub: np.ndarray) -> dict:
-    return {k: (v[sub] if isinstance(v, np.ndarray) else v) for k, v in st.items()}
 
 
 def _mass(w: np.ndarray) -> np.ndarray:
@@ -348,47 +255,38 @@ def _lag1(st: dict, phi: np.ndarray, z: np.ndarray) -> float:
     predictive (conservative); on real curves the noise is far above the grid's resolution.
     """
     best = int(np.argmax(st["r2"]))
-    return _acf1(z - (st["zbar"] + st["slope"][best] * (phi[best] - st["pbar"][best])))
-
-
-def _acf1(r: np.ndarray) -> float:
-    """Lag-1 autocorrelation of residuals ``r``, clipped to ``[0, _RHO_MAX]``."""
+    r = z - (st["zbar"] + st["slope"][best] * (phi[best] - st["pbar"][best]))
     denom = float(r @ r)
     if denom <= 1e-300:
         return 0.0
     return float(np.clip((r[1:] @ r[:-1]) / denom, 0.0, _RHO_MAX))
 
 
-def _given_g(st: dict, d: np.ndarray, n_eff: float, g: np.ndarray | float, p: int = 1,
-             dd: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _given_g(st: dict, d: np.ndarray, n_eff: float, g: np.ndarray | float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log Bayes factor, predictive location and squared scale given ``g`` (Liang et al. 2008, eq. 5
-    and the g-prior predictive, ``p`` regressors), with the data counted ``n_eff`` times; in
-    standardised units of ``z``.  One regressor: ``d = phi* - phibar``; more: ``d = beta . (x* - xbar)``
-    with ``slope = 1`` and ``dd`` the leverage ``(x* - xbar)' G^-1 (x* - xbar)`` with ``spp = 1``."""
+    and the g-prior predictive), with the data counted ``n_eff`` times; in standardised units of ``z``."""
     shrink = g / (1.0 + g)
-    logbf = 0.5 * (n_eff - (1.0 + p)) * np.log1p(g) - 0.5 * (n_eff - 1.0) * np.log1p(g * (1.0 - st["r2"]))
+    logbf = 0.5 * (n_eff - 2.0) * np.log1p(g) - 0.5 * (n_eff - 1.0) * np.log1p(g * (1.0 - st["r2"]))
     logbf = np.where(st["flat"], 0.0, logbf)  # a phi constant on the data is the flat curve: BF = 1
     loc = st["zbar"] + shrink * st["slope"] * d
     lam = n_eff / st["n"]
     s2 = lam * st["syy"] * (1.0 - shrink * st["r2"]) / max(n_eff - 1.0, 1e-9)
-    scale2 = s2 * (1.0 + 1.0 / n_eff + shrink * (d ** 2 if dd is None else dd) / (lam * st["spp"]))
+    scale2 = s2 * (1.0 + 1.0 / n_eff + shrink * d ** 2 / (lam * st["spp"]))
     return logbf, loc, scale2
 
 
-def _components_unit(st: dict, d: np.ndarray, n_eff: float, p: int = 1, dd: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every shape's log marginal likelihood, predictive location and squared scale with ``g = n_eff``
-    (``d``, ``p``, ``dd``: as :func:`_given_g`)."""
-    return _given_g(st, d, n_eff, n_eff, p, dd)
+def _components_unit(st: dict, phi_t: np.ndarray, n_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every shape's log marginal likelihood, predictive location and squared scale with ``g = n_eff``."""
+    return _given_g(st, phi_t - st["pbar"], n_eff, n_eff)
 
 
-def _components_hyper(st: dict, d: np.ndarray, n_eff: float, p: int = 1, dd: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _components_hyper(st: dict, phi_t: np.ndarray, n_eff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """As :func:`_components_unit`, with ``g`` integrated over the hyper-g/n prior on a log grid; the
     mixture over ``g`` of each shape is collapsed to its mean and variance."""
     col = {k: (v[:, None] if isinstance(v, np.ndarray) else v) for k, v in st.items()}
     g = n_eff * np.exp(_LOG_U)[None, :]
-    logbf, loc_g, scale2_g = _given_g(col, d[:, None], n_eff, g, p, None if dd is None else dd[:, None])
+    logbf, loc_g, scale2_g = _given_g(col, (phi_t - st["pbar"])[:, None], n_eff, g)
     logbf = logbf + _LOG_PU[None, :]
     top = logbf.max(axis=1, keepdims=True)
     w = np.exp(logbf - top)

@@ -68,8 +68,7 @@ class LCEScheduler(Scheduler):
                  check_growth: float = 1.1, check_every: int = 1, divergence_factor: float = 10.0,
                  max_points: int = 100, recalibration: str = "scale_widen", prior_weight: float = 2.0,
                  temper: float = TEMPER, g_prior: str = "hyper-g/n", spaces: tuple[str, ...] | list = SPACES,
-                 burn_in: float = 0.0, bounded: bool = False, transient: bool = False,
-                 threshold_rule: str = "fixed"):
+                 burn_in: float = 0.0, bounded: bool = False):
         super().__init__(min_budget, max_budget, eta, mode, seed)
         _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
         _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
@@ -97,9 +96,6 @@ class LCEScheduler(Scheduler):
         self.burn_in = float(burn_in)
         _check("bounded", bounded, isinstance(bounded, bool), "True or False")
         self.bounded = bounded
-        _check("transient", transient, isinstance(transient, bool), "True or False")
-        _check("threshold_rule", threshold_rule, threshold_rule in _THRESHOLD_RULES, f"one of {list(_THRESHOLD_RULES)}")
-        self.transient, self.threshold_rule = transient, threshold_rule
         self._positive = True  # every result of the run so far > 0 (in the minimization direction)
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
         self.backtests: dict[str, list[list]] = {}  # completed trial id -> back-test records (its final)
@@ -140,7 +136,7 @@ class LCEScheduler(Scheduler):
         prior = {"identity": 1.0 - self.log_weight, "log": self.log_weight}
         lower = 0.0 if self.bounded and self._positive else None
         return predict_final(t, y, t_target, temper=self.temper, g_prior=self.g_prior, spaces=tuple(self.spaces),
-                             space_prior=prior, burn_in=self.burn_in, lower=lower, transient=self.transient)
+                             space_prior=prior, burn_in=self.burn_in, lower=lower)
 
     # ---- the decision ------------------------------------------------------------------------------
     def _decide(self, t: TrialState, budget: float, value: float) -> Decision:
@@ -156,22 +152,13 @@ class LCEScheduler(Scheduler):
         p_raw = pred.cdf(y_star)
         p_beat = self._recalibrated(p_raw, budget / self.max_budget)
         self.last_prediction[t.id] = {"budget": budget, "p_raw": p_raw, "p_beat": p_beat}
-        if p_beat < self._threshold(budget):
+        if p_beat < self.threshold:
             median = pred.median()  # only a stop needs it: half the cost of a decision
             self.last_prediction[t.id]["median"] = median
             return self._finish(t, STOPPED, f"stopped early: P(final beats the incumbent) = {p_beat:.3g} "
                                             f"< {self.threshold:g} after {n} results",
                                 predicted=max(median, y_star))
         return Decision("continue", t.milestone)
-
-    def _threshold(self, budget: float) -> float:
-        """The stopping threshold at ``budget``: ``threshold`` (``"fixed"``, Domhan et al.'s delta), or
-        ``"remaining"``: ``threshold`` scaled by the share of the budget still to train, relative to the
-        first decision point, so that a late stop (which saves little) needs a smaller ``P(beat)``."""
-        if self.threshold_rule == "fixed":
-            return self.threshold
-        first = max(self.min_fraction, self.min_budget / self.max_budget)
-        return self.threshold * max(1.0 - budget / self.max_budget, 0.0) / max(1.0 - first, 1e-12)
 
     def _recalibrated(self, p: float, fraction: float) -> float:
         """``p`` through the recalibration map; every map but ``"scale"`` may only raise it.
@@ -272,8 +259,7 @@ class LCEScheduler(Scheduler):
 
 _OPTIONS = ("threshold", "min_points", "min_fraction", "min_completed", "check_growth", "check_every",
             "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior", "spaces",
-            "burn_in", "bounded", "transient", "threshold_rule")
-_THRESHOLD_RULES = ("fixed", "remaining")
+            "burn_in", "bounded")
 _RECAL = {"scale": scale_recalibrate, "scale_widen": scale_recalibrate, "probit": probit_recalibrate,
           "empirical": empirical_recalibrate, "none": None}
 

@@ -484,7 +484,7 @@ def test_a_lower_bound_conditions_the_mixture_by_bayes_rule():
     w_id = free.space_weights["identity"] * above_id
     assert bound.space_weights["identity"] == pytest.approx(w_id / (w_id + free.space_weights["log"]), rel=1e-9)
     assert bound.space_weights["identity"] < free.space_weights["identity"]
-    # quantiles invert the cdf, the density integrates to one above the bound, logpdf matches
+    # quantiles invert the cdf, the density integrates to the cdf above the bound, logpdf matches
     qs = bound.quantile([0.05, 0.5, 0.95])
     assert 0.0 < qs[0] < qs[1] < qs[2]
     for q, x in zip([0.05, 0.5, 0.95], qs):
@@ -524,7 +524,7 @@ def test_a_bounded_scheduler_stops_an_impossible_extrapolation_sooner_and_unbind
     s.add_trial("neg")
     s.on_result("neg", 1.0, -0.5)  # a value <= 0: the metric is not positive after all
     assert not s._positive and s._predict(BUDGETS[:6] / T, curve[:6]).lower is None
-    back = create("lce", min_budget=1, max_budget=T, bounded=True)
+    back = create("lce", min_budget=1, max_budget=T)  # the option comes back with the state
     back.load_state_dict(json.loads(json.dumps(s.state_dict())))
     assert back.bounded and not back._positive
     with pytest.raises(SchedulerError, match="bounded"):

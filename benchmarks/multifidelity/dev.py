@@ -112,8 +112,8 @@ def _evaluator(bench: str) -> Evaluator:
 
 def _code_hash(spec: str) -> str:
     """What a simulated tunestack run depends on (``run.tunestack_hash``); the experiments here
-    (``mf_tpe.py``, ``tpe_losers.py``) and ``schedulers/presets.py`` only for the variants that use them (so that developing them does not
-    rerun the references)."""
+    (``mf_tpe.py``, ``tpe_losers.py``) and ``schedulers/presets.py`` only for the variants that use
+    them (so that developing them does not rerun the references)."""
     from benchmarks.multifidelity.run import hash_paths
 
     ts = ROOT / "tunestack"

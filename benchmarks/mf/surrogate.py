@@ -15,6 +15,11 @@ default settings were chosen by the 5-fold cross-validation of ``surrogate_quali
 and et, each with min_samples_leaf 1 or 3, max_features 1 or 0.5, raw or logit target, one changed at a
 time (README.md).
 
+``kind="gp"`` is a smooth alternative (not used by the reported benchmarks): a Gaussian process with an
+ARD Matern-5/2 kernel plus white noise (hyperparameters by marginal likelihood, shared by all budgets),
+whose posterior mean gives the curve and the log seconds.  It exists to check whether an optimizer's
+lead depends on the surrogate being a tree ensemble (``benchmarks/multifidelity/surrogate_check.py``).
+
 Noisy mode: one tree of the forest (chosen from a seed) gives the curve instead of their mean, i.e. a
 sample of the forest's bootstrap spread.  It mixes model uncertainty with run-to-run variation; it is
 not a measured seed-to-seed noise (the tables hold one training run per configuration).
@@ -27,6 +32,8 @@ from typing import Any, Callable
 
 import numpy as np
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 __all__ = ["SurrogateSettings", "CurveSurrogate", "features"]
 
@@ -51,7 +58,8 @@ TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.nda
 
 @dataclass(frozen=True)
 class SurrogateSettings:
-    """Forest settings; ``kind`` is ``"rf"`` (random forest) or ``"et"`` (extremely randomized trees).
+    """Forest settings; ``kind`` is ``"rf"`` (random forest), ``"et"`` (extremely randomized trees) or
+    ``"gp"`` (a Gaussian process; the forest options do not apply).
 
     ``target``: the scale the curve forest averages in -- ``"logit"`` for error rates in [0, 1],
     ``"log"`` for positive losses, ``"none"``.  The transforms are monotone, so a prediction still lies
@@ -65,9 +73,11 @@ class SurrogateSettings:
     target: str = "logit"
 
     def forest(self, seed: int) -> Any:
+        if self.kind == "gp":
+            return _GP(seed)
         cls = {"rf": RandomForestRegressor, "et": ExtraTreesRegressor}.get(self.kind)
         if cls is None:
-            raise ValueError(f"unknown surrogate kind {self.kind!r}; use 'rf' or 'et'")
+            raise ValueError(f"unknown surrogate kind {self.kind!r}; use 'rf', 'et' or 'gp'")
         kw = {"bootstrap": True} if self.kind == "et" else {}
         return cls(n_estimators=self.n_trees, min_samples_leaf=self.min_samples_leaf,
                    max_features=self.max_features, random_state=seed, n_jobs=1, **kw)
@@ -102,6 +112,8 @@ class CurveSurrogate:
 
     @property
     def n_trees(self) -> int:
+        if not hasattr(self._curve_model, "estimators_"):
+            raise ValueError(f"a {self.settings.kind!r} surrogate has no trees (noisy mode needs a forest)")
         return len(self._curve_model.estimators_)
 
     def predict(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,8 +146,36 @@ def _tree_values(tree: Any, X: np.ndarray) -> np.ndarray:
     return tree.tree_.value[leaves, :, 0]
 
 
+class _GP:
+    """ARD Matern-5/2 + white noise on the unit-cube features (inactive = -1), targets standardized.
+    The kernel's hyperparameters (one length scale per column) maximize the marginal likelihood of the
+    last output (the final value, or the last budget's cost); all outputs are then fit with that kernel."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.model: GaussianProcessRegressor | None = None
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "_GP":
+        kernel = (ConstantKernel(1.0, (1e-2, 1e3))
+                  * Matern(length_scale=np.ones(X.shape[1]), length_scale_bounds=(1e-2, 1e2), nu=2.5)
+                  + WhiteKernel(1e-2, (1e-6, 1.0)))
+        y = np.asarray(y, dtype=float)
+        last = y[:, -1] if y.ndim == 2 else y
+        tuned = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=1,
+                                         random_state=self.seed).fit(X, last).kernel_
+        self.model = GaussianProcessRegressor(kernel=tuned, normalize_y=True, optimizer=None).fit(X, y)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        assert self.model is not None, "fit first"
+        return self.model.predict(X)
+
+
 def _forest_mean(forest: Any, X: np.ndarray) -> np.ndarray:
-    """The forest's prediction (mean of its trees), without joblib's per-call overhead."""
+    """The forest's prediction (mean of its trees), without joblib's per-call overhead; a model without
+    trees (``kind="gp"``) predicts its posterior mean."""
+    if not hasattr(forest, "estimators_"):
+        return np.asarray(forest.predict(np.asarray(X, dtype=float))).reshape(len(X), -1)
     total = _tree_values(forest.estimators_[0], X).copy()
     for tree in forest.estimators_[1:]:
         total += _tree_values(tree, X)

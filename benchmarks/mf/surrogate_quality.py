@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bench", nargs="+", default=list(NAMES), choices=list(NAMES))
     ap.add_argument("--trees", type=int, default=SurrogateSettings().n_trees)
-    ap.add_argument("--kinds", nargs="+", default=["et", "rf"], choices=["rf", "et"])
+    ap.add_argument("--kinds", nargs="+", default=["et", "rf"], choices=["rf", "et", "gp"])
     ap.add_argument("--grid", action="store_true",
                     help="also min_samples_leaf 3, max_features 0.5, raw target (the grid the default came "
                     "from)")

@@ -55,10 +55,12 @@ class Task:
     benchmark: str
     seed: int
     limit: float
+    surrogate: str = "et"  # the benchmark surrogate's kind (benchmarks/mf/surrogate.py); "et" is the reported one
 
     @property
     def key(self) -> str:
-        return f"{self.optimizer}__{self.benchmark}__s{self.seed}__b{self.limit:g}"
+        tail = "" if self.surrogate == "et" else f"__{self.surrogate}"
+        return f"{self.optimizer}__{self.benchmark}__s{self.seed}__b{self.limit:g}{tail}"
 
 
 # ---- fingerprints ---------------------------------------------------------------------------------------
@@ -177,15 +179,17 @@ def available(wanted: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 # ---- running --------------------------------------------------------------------------------------------
-_EVALUATORS: dict[str, Evaluator] = {}
+_EVALUATORS: dict[tuple[str, str], Evaluator] = {}
 _LOADED_HASH: dict[str, str] = {}
 
 
-def evaluator(name: str) -> Evaluator:
+def evaluator(name: str, surrogate: str = "et") -> Evaluator:
     """The benchmark's surrogate as the files are now: reloaded when the table or the surrogate code
-    changed since this process loaded it (benchmarks/mf may still change while a long run goes on)."""
+    changed since this process loaded it (benchmarks/mf may still change while a long run goes on).
+    ``surrogate``: the reported extremely randomized trees (``"et"``) or another kind of
+    ``benchmarks/mf/surrogate.py`` (``"gp"``: a check that a result does not hinge on the tree ensemble)."""
     now = data_hash(name)
-    if name in _EVALUATORS and _LOADED_HASH[name] != now:
+    if name in _LOADED_HASH and _LOADED_HASH[name] != now:
         import importlib
 
         import benchmarks.mf.benchmarks as mfb
@@ -195,10 +199,13 @@ def evaluator(name: str) -> Evaluator:
         for mod in (mft, mfs, mfb):
             importlib.reload(mod)
         _EVALUATORS.clear()
-    if name not in _EVALUATORS:
+    if (name, surrogate) not in _EVALUATORS:
+        from benchmarks.mf.surrogate import SurrogateSettings
+
         _LOADED_HASH[name] = now
-        _EVALUATORS[name] = Evaluator(name, mode="surrogate")
-    return _EVALUATORS[name]
+        settings = None if surrogate == "et" else SurrogateSettings(kind=surrogate, target="logit")
+        _EVALUATORS[(name, surrogate)] = Evaluator(name, mode="surrogate", settings=settings)
+    return _EVALUATORS[(name, surrogate)]
 
 
 def run_task(task: Task) -> dict:
@@ -210,10 +217,11 @@ def run_task(task: Task) -> dict:
             cached = json.loads(path.read_text())
             if cached.get("fingerprint") == fp:
                 return {**cached, "from_cache": True}
-        ev = evaluator(task.benchmark)
+        ev = evaluator(task.benchmark, task.surrogate)
         t0, c0 = time.perf_counter(), time.process_time()
         rec = run_optimizer(task.optimizer, ev, task.seed, task.limit)
         rec.update(optimizer=task.optimizer, benchmark=task.benchmark, seed=task.seed, limit=task.limit,
+                   **({} if task.surrogate == "et" else {"surrogate": task.surrogate}),
                    wall_s=round(time.perf_counter() - t0, 2), cpu_s=round(time.process_time() - c0, 2),
                    fingerprint=fingerprint(task, loaded=True))
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -228,11 +236,12 @@ def run_task(task: Task) -> dict:
                 "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
 
 
-def make_tasks(benchmarks: list[str], optimizers: list[str], seeds: int, limit: float) -> list[Task]:
+def make_tasks(benchmarks: list[str], optimizers: list[str], seeds: int, limit: float,
+               surrogate: str = "et") -> list[Task]:
     """Every seed of the quick optimizers first, then the slow peers (HpBandSter, SMAC3) seed by seed, so
     that a run cut short has whole seeds of everything it reached (the report counts seeds per row)."""
     slow = {"smac_mf": 1, "hpbandster_bohb": 1}
-    tasks = [Task(o, b, s, limit) for s in range(seeds) for b in benchmarks for o in optimizers]
+    tasks = [Task(o, b, s, limit, surrogate) for s in range(seeds) for b in benchmarks for o in optimizers]
     return sorted(tasks, key=lambda t: (slow.get(t.optimizer, 0), t.seed, t.benchmark, t.optimizer))
 
 
@@ -307,7 +316,7 @@ def _dirty(path: str) -> list[str]:
     return [line[3:] for line in out.splitlines() if line.strip()]
 
 
-def data_info(benchmarks: list[str]) -> dict:
+def data_info(benchmarks: list[str], surrogate: str = "et") -> dict:
     """Which tables were used: size and hash (the tables may grow while the generator runs)."""
     from benchmarks.mf.table import load_table
 
@@ -316,7 +325,7 @@ def data_info(benchmarks: list[str]) -> dict:
         t = load_table(DATA / f"{b}.json.gz")
         out[b] = {"configs": int(t.n_configs), "budgets": [int(t.budgets[0]), int(t.budgets[-1])],
                   "sha256_16": hash_paths([DATA / f"{b}.json.gz"]),
-                  "optimum": evaluator(b).optimum}
+                  "optimum": evaluator(b, surrogate).optimum}
     return out
 
 
@@ -343,6 +352,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", default=None, help="results file (default: the --replace-in file, else "
                                                  "results/one_worker.json)")
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--surrogate", default="et", choices=("et", "gp"),
+                    help="the benchmarks' surrogate: et (extremely randomized trees, the reported one) or gp "
+                         "(a Gaussian process, to check that a ranking does not hinge on a tree surrogate)")
     ap.add_argument("--replace-in", default="",
                     help="an earlier results file: this run's optimizers replace their runs there, every "
                          "other run is kept, and the file's notes record it")
@@ -378,10 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     for o, why in skipped.items():
         print(f"skipping {o}: {why}", flush=True)
     t0 = time.perf_counter()
-    runs, failed = execute(make_tasks(benchmarks, optimizers, args.seeds, args.budget), args.jobs)
+    runs, failed = execute(make_tasks(benchmarks, optimizers, args.seeds, args.budget, args.surrogate), args.jobs)
     runs.sort(key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
     stale = sorted({f"{r['optimizer']}/{r['benchmark']}" for r in runs
-                    if r["fingerprint"] != fingerprint(Task(r["optimizer"], r["benchmark"], r["seed"], r["limit"]))})
+                    if r["fingerprint"] != fingerprint(Task(r["optimizer"], r["benchmark"], r["seed"], r["limit"],
+                                                            args.surrogate))})
     if stale:
         print(f"WARNING: code or data of {stale} changed during this run; run the same command again", flush=True)
     meta = {
@@ -392,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         "compute_s": {"wall": round(sum(r["wall_s"] for r in runs), 1),
                       "cpu": round(sum(r["cpu_s"] for r in runs), 1)},
         "versions": versions(optimizers),
-        "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks), "stale": stale,
+        "optimizers": optimizers, "skipped": skipped, "data": data_info(benchmarks, args.surrogate),
+        "stale": stale, "surrogate": args.surrogate,
         "surrogate_code": _git_state("benchmarks/mf/surrogate.py"),
         "uncommitted_tunestack_files": _dirty("tunestack"),
         "uncommitted_harness_files": [f for f in _dirty("benchmarks/multifidelity") if f.endswith(".py")],

@@ -13,6 +13,6 @@ if "$VENV/bin/python" -c "import tunestack, optuna, hyperopt, smac, cma, torch" 
     exit 0
 fi
 "$VENV/bin/pip" install "torch==2.13.0" -e ".[dev,bench]"
-"$VENV/bin/python" -c "import tunestack, optuna, hyperopt, smac, cma, numpy, ConfigSpace; \
-print('bench env: numpy', numpy.__version__, 'ConfigSpace', ConfigSpace.__version__, \
-'optuna', optuna.__version__, 'smac', smac.__version__, 'cma', cma.__version__)"
+# versions from the installed distributions (smac 2.4 has no smac.__version__)
+"$VENV/bin/python" -c "from importlib.metadata import version as v; \
+print('bench env:', ', '.join(f'{d} {v(d)}' for d in ('numpy', 'ConfigSpace', 'optuna', 'smac', 'hyperopt', 'cma')))"

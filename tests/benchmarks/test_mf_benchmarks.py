@@ -168,6 +168,28 @@ def test_surrogate_follows_the_table_on_held_out_configs(tab: MFBenchmark) -> No
     assert rho > 0.5
 
 
+def test_gp_surrogate_follows_the_table_and_has_no_trees(tab: MFBenchmark) -> None:
+    """The Gaussian-process surrogate (a check of the tree surrogate, not the reported one): deterministic,
+    within the observed range, ranks held-out final values; noisy mode (one tree) is refused."""
+    n = tab.table.n_configs
+    train, test = np.arange(n) % 4 == 1, np.arange(n) % 4 == 0  # a quarter to fit keeps it fast
+    X = tab.table_vectors()
+    settings = SurrogateSettings(kind="gp", target="logit")
+    fit = [CurveSurrogate(settings, seed=0).fit(X[train], tab.values[train], tab.step_costs[train])
+           for _ in range(2)]
+    pred, secs = fit[0].predict(X[test])
+    np.testing.assert_array_equal(pred, fit[1].predict(X[test])[0])
+    assert pred.shape == tab.values[test].shape and np.all(secs > 0)
+    lo, hi = tab.values[train].min(0), tab.values[train].max(0)  # clipped: no value beyond the observed ones
+    assert np.all(pred >= lo - 1e-12) and np.all(pred <= hi + 1e-12)
+    rho = np.corrcoef(np.argsort(np.argsort(pred[:, -1])), np.argsort(np.argsort(tab.values[test, -1])))[0, 1]
+    assert rho > 0.5
+    with pytest.raises(ValueError, match="no trees"):
+        fit[0].n_trees
+    with pytest.raises(ValueError, match="unknown surrogate kind"):
+        SurrogateSettings(kind="knn").forest(0)
+
+
 def test_noisy_mode_is_reproducible_per_seed(name: str, sur: MFBenchmark) -> None:
     noisy = load(name, mode="surrogate", seed=0, noise=True)
     configs = noisy.sample_configs(10, seed=2)

@@ -77,6 +77,25 @@ def cross_validate(bench: MFBenchmark, settings: SurrogateSettings, folds: int =
     }
 
 
+def top_tail(name: str, settings: SurrogateSettings, n: int = 5000, seed: int = 0) -> dict[str, Any]:
+    """How much of the space the surrogate (fit on the whole table) puts among the table's best: the
+    fraction of ``n`` random configurations whose predicted final value is at most the table's 1% / 10%
+    quantile, or its optimum.  The table is itself a random sample of the space, so a faithful surrogate
+    gives about 1% and 10% (and about 0 at the optimum); less means the best region is shrunk (an
+    optimizer cannot get near the table's best), more means it is inflated (easy to reach)."""
+    bench = MFBenchmark(name, settings=settings)
+    assert bench.surrogate is not None
+    X = bench.search_space.sample_vectors(np.random.default_rng(seed), n)
+    final = bench.surrogate.predict(X)[0][:, -1]
+    table = bench.values[:, -1]
+    q01, q10 = np.quantile(table, [0.01, 0.10])
+    return {"benchmark": name, "surrogate": settings.__dict__, "n": n, "seed": seed,
+            "table_q01": float(q01), "table_q10": float(q10), "optimum": float(bench.optimum),
+            "frac_le_q01": float(np.mean(final <= q01)), "frac_le_q10": float(np.mean(final <= q10)),
+            "frac_le_optimum": float(np.mean(final <= bench.optimum + 1e-12)),
+            "predicted_q01": float(np.quantile(final, 0.01))}
+
+
 def _settings(d: dict[str, Any]) -> str:
     return f"{d['kind']}, {d['min_samples_leaf']}, {d['max_features']:g}, {d['target']}"
 
@@ -109,7 +128,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cost", default="cpu_seconds", choices=["seconds", "cpu_seconds"])
     ap.add_argument("--out", default=str(RESULTS / "surrogate_quality.json"))
+    ap.add_argument("--tail", action="store_true",
+                    help="instead of the cross-validation: the share of random configurations the surrogate "
+                         "puts among the table's best 1%% / 10%% (top_tail)")
     args = ap.parse_args(argv)
+    if args.tail:
+        tails = []
+        for name in args.bench:
+            for kind in args.kinds:
+                target = "logit" if MFBenchmark(name, mode="tabular").metric == "val_error" else "log"
+                tails.append(top_tail(name, SurrogateSettings(kind, args.trees, target=target)))
+                t = tails[-1]
+                print(f"{name} {kind}: predicted <= table q01 {t['frac_le_q01']:.4f}, <= q10 "
+                      f"{t['frac_le_q10']:.4f}, <= optimum {t['frac_le_optimum']:.4f}, predicted q01 "
+                      f"{t['predicted_q01']:.4g} (table q01 {t['table_q01']:.4g})", flush=True)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        command = "python -m benchmarks.mf.surrogate_quality " + " ".join(sys.argv[1:] if argv is None else argv)
+        out.write_text(json.dumps({"command": command.strip(), "tails": tails}, indent=1) + "\n")
+        print(f"wrote {out}")
+        return
     rows = []
     for name in args.bench:
         bench = MFBenchmark(name, mode="tabular", cost=args.cost)

@@ -175,6 +175,18 @@ def test_report_regrets_ranks_and_targets():
     assert "| dehb | - [-, -] (3 none yet)" in md and "**met**" in md and "**missed**" in md
 
 
+def test_a_shared_first_place_is_named_as_a_tie_and_does_not_meet_the_rank_target():
+    assert report._best({"bohb": 2.5, "smac_mf": 2.5, "random": 4.0}) == "bohb = smac_mf"
+    assert report._best({"smac_mf": 3.0, "bohb": 2.5}) == "bohb" and report._best({}) is None
+    meta, runs = _fake_results()
+    for r in runs:  # bohb's runs become dehb's, seed by seed: the two tie on every benchmark
+        if r["optimizer"] == "bohb":
+            r["improvements"] = next(q["improvements"] for q in runs if q["optimizer"] == "dehb"
+                                     and q["benchmark"] == r["benchmark"] and q["seed"] == r["seed"])
+    t = report.targets(meta, runs)
+    assert " = " in t["overall"]["best_mean_rank"] and not t["overall"]["bohb_best"]
+
+
 def test_ranks_use_only_the_seeds_every_optimizer_ran():
     meta, runs = _fake_results()
     before = report.mean_ranks(meta, runs, 100.0)

@@ -51,10 +51,12 @@ class Task:
     benchmark: str
     workers: int
     seed: int
+    surrogate: str = "et"  # run.evaluator's surrogate kind; "et" is the reported one
 
     @property
     def key(self) -> str:
-        return f"parallel__{self.scheduler}__{self.benchmark}__w{self.workers}__s{self.seed}"
+        tail = "" if self.surrogate == "et" else f"__{self.surrogate}"
+        return f"parallel__{self.scheduler}__{self.benchmark}__w{self.workers}__s{self.seed}{tail}"
 
 
 def time_budget(benchmark: str) -> float:
@@ -81,7 +83,7 @@ def run_task(task: Task) -> dict:
 
         from benchmarks.multifidelity import run as _run
 
-        ev = evaluator(task.benchmark)
+        ev = evaluator(task.benchmark, task.surrogate)
         t0 = time.perf_counter()
         res = simulate(ev.value_and_cost, ev.bench.search_space, scheduler=task.scheduler,
                        min_budget=ev.min_budget, max_budget=ev.max_budget, eta=ETA, workers=task.workers,
@@ -89,7 +91,7 @@ def run_task(task: Task) -> dict:
         full = [(h["time"], h["value"]) for h in res.history if h["budget"] >= ev.max_budget * (1 - 1e-9)]
         fp = f"tunestack:{tunestack_hash()}|data:{_run._LOADED_HASH[task.benchmark]}|harness:{harness}"
         rec = {"scheduler": task.scheduler, "benchmark": task.benchmark, "workers": task.workers,
-               "seed": task.seed, "improvements": improvements(full), "n_evals": len(res.history),
+               "seed": task.seed, **({} if task.surrogate == "et" else {"surrogate": task.surrogate}), "improvements": improvements(full), "n_evals": len(res.history),
                "sim_time": res.time, "utilization": res.utilization, "ended": res.ended,
                "wall_s": round(time.perf_counter() - t0, 2), "fingerprint": fp}
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,8 @@ def markdown(meta: dict, table: dict) -> str:
     lines = ["# Multi-fidelity benchmark: parallel speedup in simulated time\n",
              f"Command: `{meta['command']}` (git {meta['git_commit']}, {meta['date']}, {meta['seeds']} seeds, "
              f"wall time of this invocation {meta['wall_s_this_invocation']:.0f} s).\n",
-             "Data (surrogate mode, cost = CPU seconds of training from the table): " + "; ".join(
+             f"Data (surrogate mode, {meta.get('surrogate', 'et')} surrogate, cost = CPU seconds of training "
+             "from the table): " + "; ".join(
                  f"`{b}` {d['configs']} configs, sha256 {d['sha256_16']}" for b, d in meta["data"].items()) + ".\n",
              "T = 100 x the median full-training cost of the table (simulated seconds); target regret r* = "
              "median over seeds of the regret 1 worker reaches by T; t_k = median over seeds of the "
@@ -207,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=1, choices=(1, 2))
     ap.add_argument("--out", default=str(RESULTS / "parallel.json"))
+    ap.add_argument("--surrogate", default="et", choices=("et", "gp"),
+                    help="the benchmarks' surrogate (run.py's option): et, the reported one, or gp, a check")
     args = ap.parse_args(argv)
     if hasattr(os, "nice"):
         os.nice(max(0, 10 - os.nice(0)))
@@ -215,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     if workers[0] != 1:
         raise SystemExit("--workers must include 1 (the reference for the speedup)")
     # big worker counts first within a seed: they are the slow ones, so the pool ends evenly
-    tasks = [Task(s, b, k, seed) for seed in range(args.seeds) for b in benchmarks for s in schedulers
+    tasks = [Task(s, b, k, seed, args.surrogate) for seed in range(args.seeds) for b in benchmarks for s in schedulers
              for k in sorted(workers, reverse=True)]
     t0 = time.perf_counter()
     runs, failed = [], []
@@ -243,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     table = analyse(runs, benchmarks, schedulers, workers)
     meta = {"command": command_line(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
             "git_commit": git_commit(), "seeds": args.seeds, "workers": workers, "schedulers": schedulers,
-            "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "data": data_info(benchmarks),
+            "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "surrogate": args.surrogate,
+            "data": data_info(benchmarks, args.surrogate),
             "failed": [{k: f.get(k) for k in ("scheduler", "benchmark", "workers", "seed", "error")} for f in failed]}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from . import generate_gbm, generate_mlp_digits
 from .surrogate import CurveSurrogate, SurrogateSettings
 from .table import DATA_DIR, Table, load_table
 
-__all__ = ["MFBenchmark", "BenchmarkError", "load", "NAMES", "config_key"]
+__all__ = ["MFBenchmark", "BenchmarkError", "load", "NAMES", "config_key", "surrogate_settings"]
 
 
 class BenchmarkError(ValueError):
@@ -74,6 +74,12 @@ def config_key(config: Mapping[str, Any]) -> str:
             return norm(v.item())
         return v
     return json.dumps({k: norm(config[k]) for k in sorted(config)}, sort_keys=True)
+
+
+def surrogate_settings(metric: str, kind: str = "et") -> SurrogateSettings:
+    """The default settings of a ``kind`` surrogate for ``metric``: logit scale for an error rate, log
+    scale for a loss."""
+    return SurrogateSettings(kind=kind, target="logit" if metric == "val_error" else "log")
 
 
 @lru_cache(maxsize=None)
@@ -120,7 +126,7 @@ class MFBenchmark:
         self._row = {config_key(c): i for i, c in enumerate(self.table.configs)}
         self.surrogate: CurveSurrogate | None = None
         if mode == "surrogate":
-            settings = settings or SurrogateSettings(target="logit" if metric == "val_error" else "log")
+            settings = settings or surrogate_settings(metric)
             self.surrogate = _fit_surrogate(name, metric, cost, self.seed, settings)
 
     # ---- the table -----------------------------------------------------------------------------

@@ -18,8 +18,8 @@ time (README.md).
 ``kind="gp"`` is a smooth alternative (not used by the reported benchmarks): a Gaussian process with an
 ARD Matern-5/2 kernel plus white noise (hyperparameters by marginal likelihood on the final value, then
 shared by all budgets), whose posterior mean, clipped to each budget's observed range, gives the curve
-and the log seconds.  It exists to check whether an optimizer's
-lead depends on the surrogate being a tree ensemble (``benchmarks/multifidelity/run.py --surrogate gp``).
+and the log seconds.  It exists to check whether an optimizer's lead depends on the surrogate being a
+tree ensemble (``benchmarks/multifidelity/run.py --surrogate gp``).
 
 Noisy mode: one tree of the forest (chosen from a seed) gives the curve instead of their mean, i.e. a
 sample of the forest's bootstrap spread.  It mixes model uncertainty with run-to-run variation; it is

@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
-from .benchmarks import NAMES, MFBenchmark
+from .benchmarks import NAMES, MFBenchmark, surrogate_settings
 from .surrogate import CurveSurrogate, SurrogateSettings, _fill_nan
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         tails = []
         for name in args.bench:
             for kind in args.kinds:
-                target = "logit" if MFBenchmark(name, mode="tabular").metric == "val_error" else "log"
-                tails.append(top_tail(name, SurrogateSettings(kind, args.trees, target=target)))
+                metric = MFBenchmark(name, mode="tabular").metric
+                tails.append(top_tail(name, surrogate_settings(metric, kind)))
                 t = tails[-1]
                 print(f"{name} {kind}: predicted <= table q01 {t['frac_le_q01']:.4f}, <= q10 "
                       f"{t['frac_le_q10']:.4f}, <= optimum {t['frac_le_optimum']:.4f}, predicted q01 "

@@ -36,8 +36,9 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from benchmarks.multifidelity.common import BENCHMARKS, best_at, improvements  # noqa: E402
-from benchmarks.multifidelity.run import (CACHE, RESULTS, command_line, data_hash, data_info, evaluator,  # noqa: E402
-                                          git_commit, hash_paths, tunestack_hash)
+from benchmarks.multifidelity.run import (CACHE, RESULTS, SURROGATES, command_line, data_hash,  # noqa: E402
+                                          data_info, evaluator, git_commit, hash_paths, surrogate_tail,
+                                          tunestack_hash)
 
 SCHEDULERS = ("asha", "async_hyperband", "async_bohb")
 WORKERS = (1, 4, 16, 64)
@@ -51,12 +52,12 @@ class Task:
     benchmark: str
     workers: int
     seed: int
-    surrogate: str = "et"  # run.evaluator's surrogate kind; "et" is the reported one
+    surrogate: str = "et"  # one of run.SURROGATES
 
     @property
     def key(self) -> str:
-        tail = "" if self.surrogate == "et" else f"__{self.surrogate}"
-        return f"parallel__{self.scheduler}__{self.benchmark}__w{self.workers}__s{self.seed}{tail}"
+        return (f"parallel__{self.scheduler}__{self.benchmark}__w{self.workers}__s{self.seed}"
+                f"{surrogate_tail(self.surrogate)}")
 
 
 def time_budget(benchmark: str) -> float:
@@ -91,7 +92,8 @@ def run_task(task: Task) -> dict:
         full = [(h["time"], h["value"]) for h in res.history if h["budget"] >= ev.max_budget * (1 - 1e-9)]
         fp = f"tunestack:{tunestack_hash()}|data:{_run._LOADED_HASH[task.benchmark]}|harness:{harness}"
         rec = {"scheduler": task.scheduler, "benchmark": task.benchmark, "workers": task.workers,
-               "seed": task.seed, **({} if task.surrogate == "et" else {"surrogate": task.surrogate}), "improvements": improvements(full), "n_evals": len(res.history),
+               "seed": task.seed, **({} if task.surrogate == "et" else {"surrogate": task.surrogate}),
+               "improvements": improvements(full), "n_evals": len(res.history),
                "sim_time": res.time, "utilization": res.utilization, "ended": res.ended,
                "wall_s": round(time.perf_counter() - t0, 2), "fingerprint": fp}
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=1, choices=(1, 2))
     ap.add_argument("--out", default=str(RESULTS / "parallel.json"))
-    ap.add_argument("--surrogate", default="et", choices=("et", "gp"),
+    ap.add_argument("--surrogate", default="et", choices=SURROGATES,
                     help="the benchmarks' surrogate (run.py's option): et, the reported one, or gp, a check")
     args = ap.parse_args(argv)
     if hasattr(os, "nice"):
@@ -220,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if workers[0] != 1:
         raise SystemExit("--workers must include 1 (the reference for the speedup)")
     # big worker counts first within a seed: they are the slow ones, so the pool ends evenly
-    tasks = [Task(s, b, k, seed, args.surrogate) for seed in range(args.seeds) for b in benchmarks for s in schedulers
-             for k in sorted(workers, reverse=True)]
+    tasks = [Task(s, b, k, seed, args.surrogate) for seed in range(args.seeds) for b in benchmarks
+             for s in schedulers for k in sorted(workers, reverse=True)]
     t0 = time.perf_counter()
     runs, failed = [], []
     if args.jobs <= 1:

@@ -47,6 +47,12 @@ RESULTS = HERE / "results"
 DATA = ROOT / "benchmarks" / "mf" / "data"
 _PEER_DIST = {"smac_mf": "smac", "optuna_hb": "optuna", "dehb": "dehb", "hpbandster_bohb": "hpbandster"}
 _HARNESS = ("common.py", "optimizers.py", "peer_worker.py")
+SURROGATES = ("et", "gp")  # benchmarks/mf/surrogate.py kinds; "et" is the reported one, "gp" a check
+
+
+def surrogate_tail(surrogate: str) -> str:
+    """The cache-key suffix of a run on a surrogate other than the reported one."""
+    return "" if surrogate == "et" else f"__{surrogate}"
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,11 @@ class Task:
     benchmark: str
     seed: int
     limit: float
-    surrogate: str = "et"  # the benchmark surrogate's kind (benchmarks/mf/surrogate.py); "et" is the reported one
+    surrogate: str = "et"  # one of SURROGATES
 
     @property
     def key(self) -> str:
-        tail = "" if self.surrogate == "et" else f"__{self.surrogate}"
-        return f"{self.optimizer}__{self.benchmark}__s{self.seed}__b{self.limit:g}{tail}"
+        return f"{self.optimizer}__{self.benchmark}__s{self.seed}__b{self.limit:g}{surrogate_tail(self.surrogate)}"
 
 
 # ---- fingerprints ---------------------------------------------------------------------------------------
@@ -200,11 +205,11 @@ def evaluator(name: str, surrogate: str = "et") -> Evaluator:
             importlib.reload(mod)
         _EVALUATORS.clear()
     if (name, surrogate) not in _EVALUATORS:
-        from benchmarks.mf.surrogate import SurrogateSettings
+        from benchmarks.mf.benchmarks import MFBenchmark, surrogate_settings
 
         _LOADED_HASH[name] = now
-        settings = None if surrogate == "et" else SurrogateSettings(kind=surrogate, target="logit")
-        _EVALUATORS[(name, surrogate)] = Evaluator(name, mode="surrogate", settings=settings)
+        bench = MFBenchmark(name, settings=surrogate_settings(MFBenchmark(name, mode="tabular").metric, surrogate))
+        _EVALUATORS[(name, surrogate)] = Evaluator(name, bench=bench)
     return _EVALUATORS[(name, surrogate)]
 
 
@@ -352,7 +357,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--out", default=None, help="results file (default: the --replace-in file, else "
                                                  "results/one_worker.json)")
     ap.add_argument("--no-report", action="store_true")
-    ap.add_argument("--surrogate", default="et", choices=("et", "gp"),
+    ap.add_argument("--surrogate", default="et", choices=SURROGATES,
                     help="the benchmarks' surrogate: et (extremely randomized trees, the reported one) or gp "
                          "(a Gaussian process, to check that a ranking does not hinge on a tree surrogate)")
     ap.add_argument("--replace-in", default="",
@@ -390,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     for o, why in skipped.items():
         print(f"skipping {o}: {why}", flush=True)
     t0 = time.perf_counter()
-    runs, failed = execute(make_tasks(benchmarks, optimizers, args.seeds, args.budget, args.surrogate), args.jobs)
+    tasks = make_tasks(benchmarks, optimizers, args.seeds, args.budget, args.surrogate)
+    runs, failed = execute(tasks, args.jobs)
     runs.sort(key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
     stale = sorted({f"{r['optimizer']}/{r['benchmark']}" for r in runs
                     if r["fingerprint"] != fingerprint(Task(r["optimizer"], r["benchmark"], r["seed"], r["limit"],

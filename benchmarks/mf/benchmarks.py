@@ -41,7 +41,7 @@ from . import generate_gbm, generate_mlp_digits
 from .surrogate import CurveSurrogate, SurrogateSettings
 from .table import DATA_DIR, Table, load_table
 
-__all__ = ["MFBenchmark", "BenchmarkError", "load", "NAMES", "config_key", "surrogate_settings"]
+__all__ = ["MFBenchmark", "BenchmarkError", "load", "NAMES", "config_key"]
 
 
 class BenchmarkError(ValueError):
@@ -76,12 +76,6 @@ def config_key(config: Mapping[str, Any]) -> str:
     return json.dumps({k: norm(config[k]) for k in sorted(config)}, sort_keys=True)
 
 
-def surrogate_settings(metric: str, kind: str = "et") -> SurrogateSettings:
-    """The default settings of a ``kind`` surrogate for ``metric``: logit scale for an error rate, log
-    scale for a loss."""
-    return SurrogateSettings(kind=kind, target="logit" if metric == "val_error" else "log")
-
-
 @lru_cache(maxsize=None)
 def _table(name: str) -> Table:
     return load_table(DATA_DIR / f"{name}.json.gz")
@@ -102,7 +96,7 @@ class MFBenchmark:
 
     def __init__(self, name: str, mode: str = "surrogate", metric: str | None = None,
                  cost: str = "cpu_seconds", seed: int = 0, noise: bool = False, noise_scale: float = 1.0,
-                 settings: SurrogateSettings | None = None):
+                 settings: SurrogateSettings | None = None, surrogate: str = "et"):
         if name not in _SPECS:
             raise BenchmarkError(f"unknown benchmark {name!r}; choose one of {list(NAMES)}")
         spec = _SPECS[name]
@@ -126,7 +120,10 @@ class MFBenchmark:
         self._row = {config_key(c): i for i, c in enumerate(self.table.configs)}
         self.surrogate: CurveSurrogate | None = None
         if mode == "surrogate":
-            settings = settings or surrogate_settings(metric)
+            # ``surrogate``: the model kind when no settings are given (``"et"``, reported; ``"gp"``, a
+            # check); logit scale for an error rate, log scale for a loss
+            settings = settings or SurrogateSettings(kind=surrogate,
+                                                     target="logit" if metric == "val_error" else "log")
             self.surrogate = _fit_surrogate(name, metric, cost, self.seed, settings)
 
     # ---- the table -----------------------------------------------------------------------------

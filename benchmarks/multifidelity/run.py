@@ -205,11 +205,8 @@ def evaluator(name: str, surrogate: str = "et") -> Evaluator:
             importlib.reload(mod)
         _EVALUATORS.clear()
     if (name, surrogate) not in _EVALUATORS:
-        from benchmarks.mf.benchmarks import MFBenchmark, surrogate_settings
-
         _LOADED_HASH[name] = now
-        bench = MFBenchmark(name, settings=surrogate_settings(MFBenchmark(name, mode="tabular").metric, surrogate))
-        _EVALUATORS[(name, surrogate)] = Evaluator(name, bench=bench)
+        _EVALUATORS[(name, surrogate)] = Evaluator(name, mode="surrogate", surrogate=surrogate)
     return _EVALUATORS[(name, surrogate)]
 
 

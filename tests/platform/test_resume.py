@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.platform.helpers import runs_of
+from tunestack.platform.coordinator import read_journal
 from tunestack.platform.tracking import REPLACED
 from tunestack.searchers import available
 
@@ -80,8 +81,8 @@ def _mark(job_dir: Path, trial_id: str) -> str:
     """The line the job's function writes to completions.txt when ended trial ``trial_id`` finished, from
     its configuration in tunestack's journal (Ray's ``params.json`` of an ended trial was once found empty
     after the kill and the resume, 2026-12-06: Ray's file, not what this test checks)."""
-    (config,) = [json.loads(line)["config"] for line in (job_dir / "tunestack_journal.jsonl").read_text().splitlines()
-                 if line.strip() and json.loads(line)["ray_id"] == trial_id]
+    (config,) = [r["config"] for r in read_journal(str(job_dir / "tunestack_journal.jsonl"))
+                 if r["ray_id"] == trial_id]
     return json.dumps([config["x"], config["y"]])
 
 

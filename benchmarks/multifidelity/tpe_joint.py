@@ -12,8 +12,6 @@ that on top of tunestack's TPE (same bandwidths, floor, prior, liars).
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from tunestack.searchers.tpe import TPESearcher

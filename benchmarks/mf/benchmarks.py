@@ -37,7 +37,7 @@ import numpy as np
 
 from tunestack.space import SearchSpace
 
-from . import generate_gbm, generate_mlp_digits
+from . import generate_forest, generate_gbm, generate_mlp_digits
 from .surrogate import CurveSurrogate, SurrogateSettings
 from .table import DATA_DIR, Table, load_table
 
@@ -59,6 +59,8 @@ _SPECS: dict[str, _Spec] = {
     "mlp_digits": _Spec(generate_mlp_digits.config_space, ("val_error", "val_loss", "train_loss"),
                         "val_error"),
     "gbm": _Spec(generate_gbm.config_space, ("val_error", "val_logloss"), "val_error"),
+    # a third family, made as a check (2026-12-06); not one of the reported one-worker benchmarks
+    "forest": _Spec(generate_forest.config_space, ("val_error", "val_logloss"), "val_error"),
 }
 NAMES = tuple(_SPECS)
 MODES = ("tabular", "surrogate")

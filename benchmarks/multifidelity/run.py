@@ -38,7 +38,7 @@ ROOT = HERE.parents[1]
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.multifidelity.common import BENCHMARKS, Evaluator  # noqa: E402
+from benchmarks.multifidelity.common import BENCHMARKS, CHECK_BENCHMARKS, Evaluator  # noqa: E402
 from benchmarks.multifidelity.optimizers import (OPTIMIZERS, PEERS, SUBPROCESS_PEERS, TUNESTACK,  # noqa: E402
                                                  peer_python, run_optimizer)
 
@@ -382,11 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "nice"):
         os.nice(max(0, 10 - os.nice(0)))
     benchmarks = args.benchmarks.split(",")
-    bad = [b for b in benchmarks if b not in BENCHMARKS]
+    bad = [b for b in benchmarks if b not in BENCHMARKS + CHECK_BENCHMARKS]
     wanted = list(OPTIMIZERS) if args.optimizers == "all" else args.optimizers.split(",")
     bad += [o for o in wanted if o not in OPTIMIZERS]
     if bad:
-        raise SystemExit(f"unknown benchmark(s)/optimizer(s) {bad}; benchmarks {list(BENCHMARKS)}, "
+        raise SystemExit(f"unknown benchmark(s)/optimizer(s) {bad}; benchmarks {list(BENCHMARKS + CHECK_BENCHMARKS)}, "
                          f"optimizers {list(OPTIMIZERS)}")
     optimizers, skipped = available(wanted)
     for o, why in skipped.items():

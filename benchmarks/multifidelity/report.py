@@ -2,6 +2,7 @@
 plot of median regret against the budget consumed.  Reads what :mod:`.run` writes::
 
     .bench-venv/bin/python benchmarks/multifidelity/report.py benchmarks/multifidelity/results/one_worker.json
+    .bench-venv/bin/python benchmarks/multifidelity/report.py --merge OUT.json A.json B.json   # ranks over both
 
 Regret after ``x`` full-evaluation equivalents = best value at ``max_budget`` reached by then minus the
 benchmark's optimum (the best final value in its table); before an optimizer's first full-budget
@@ -267,5 +268,32 @@ def write_report(path: str | Path) -> None:
     print(f"wrote {path.with_suffix('.md')} and {path.with_suffix('.png')}")
 
 
+def merge(out: str | Path, paths: list[str]) -> Path:
+    """One results file from several runs of :mod:`.run` on different benchmarks (their runs as they
+    are; the meta of the first, its ``data`` joined with the others' and a note naming every source), so
+    that the ranks can be read over all of them."""
+    metas, runs = [], []
+    for p in paths:
+        m, r = load(p)
+        overlap = set(m["data"]) & {b for mm in metas for b in mm["data"]}
+        if overlap:
+            raise SystemExit(f"merge: benchmark(s) {sorted(overlap)} appear in more than one file")
+        metas.append(m)
+        runs += r
+    meta = dict(metas[0])
+    meta["data"] = {b: d for m in metas for b, d in m["data"].items()}
+    meta["optimizers"] = [o for o in metas[0]["optimizers"] if all(o in m["optimizers"] for m in metas)]
+    meta["command"] = "report.py --merge " + " ".join([str(out), *map(str, paths)])
+    meta["notes"] = [*metas[0].get("notes", []), *(
+        f"Merged from {p} (git {m.get('git_commit')}, {m.get('date')}; {', '.join(m['data'])})"
+        for p, m in zip(paths, metas))]
+    out = Path(out)
+    out.write_text(json.dumps({"meta": meta, "runs": [r for r in runs if r["optimizer"] in meta["optimizers"]]}))
+    return out
+
+
 if __name__ == "__main__":
-    write_report(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results" / "one_worker.json")
+    if len(sys.argv) > 1 and sys.argv[1] == "--merge":  # report.py --merge OUT.json A.json B.json ...
+        write_report(merge(sys.argv[2], sys.argv[3:]))
+    else:
+        write_report(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results" / "one_worker.json")

@@ -533,3 +533,16 @@ def test_a_bounded_scheduler_stops_an_impossible_extrapolation_sooner_and_unbind
     mx.add_trial("acc")
     mx.on_result("acc", 1.0, 0.8)  # an accuracy: negative in the minimization direction
     assert not mx._positive
+
+
+def test_student_t_log_density_of_a_huge_deviation_is_minus_inf_without_a_warning():
+    """A final value ~1e160 scale units off (a curve far outside the predictive) scores -inf quietly: the
+    overflow of z * z must not print a RuntimeWarning into a user's tuning log."""
+    import warnings
+
+    from tunestack.schedulers.lce.mixture import _t_logpdf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = _t_logpdf(np.array([0.0, 1e160, -1e200]), 3.0)
+    assert np.isfinite(out[0]) and out[1] == -np.inf and out[2] == -np.inf

@@ -181,4 +181,5 @@ def _mid(lo: float, hi: float) -> float:
 def _t_logpdf(z: np.ndarray, dof: float) -> np.ndarray:
     """Log density of the standard Student-t."""
     c = special.gammaln((dof + 1) / 2) - special.gammaln(dof / 2) - 0.5 * math.log(dof * math.pi)
-    return c - 0.5 * (dof + 1) * np.log1p(z * z / dof)
+    with np.errstate(over="ignore"):  # |z| > ~1e154: z * z = inf, the log density -inf, as it should be
+        return c - 0.5 * (dof + 1) * np.log1p(z * z / dof)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.mf import generate_gbm, generate_mlp_digits
+from benchmarks.mf import generate_forest, generate_gbm, generate_mlp_digits
 from benchmarks.mf.benchmarks import BenchmarkError, MFBenchmark, load
 from benchmarks.mf.surrogate import CurveSurrogate, SurrogateSettings
 from benchmarks.mf.table import WorkLog, load_table, pack, round_sig
@@ -16,6 +16,7 @@ from tunestack.space import SearchSpace
 SHAPES = {
     "mlp_digits": (1000, 50, "momentum", "optimizer", {"sgd"}),
     "gbm": (500, 100, "max_depth", "tree_shape", {"depth"}),
+    "forest": (500, 64, "max_samples", "bootstrap", {True}),  # the third family, a check
 }
 
 
@@ -49,7 +50,7 @@ def test_table_shapes(tab: MFBenchmark, name: str) -> None:
 
 
 def test_configs_match_the_generators_design(tab: MFBenchmark, name: str) -> None:
-    gen = {"mlp_digits": generate_mlp_digits, "gbm": generate_gbm}[name]
+    gen = {"mlp_digits": generate_mlp_digits, "gbm": generate_gbm, "forest": generate_forest}[name]
     assert tab.table.configs[:16] == gen.design(16)
     assert tab.table.meta["seeds"][:16] == [gen.config_seed(i) for i in range(16)]
 
@@ -232,6 +233,18 @@ def test_gbm_generator_records_a_curve() -> None:
     assert set(curves) == set(generate_gbm.METRICS)
     assert all(len(v) == generate_gbm.N_ITER for v in curves.values())
     assert all(s > 0 for s in curves["seconds"])
+
+
+def test_forest_generator_records_a_curve_one_tree_per_step() -> None:
+    config = {"max_features": 0.3, "depth_limit": "limited", "max_depth": 4, "min_samples_split": 4,
+              "min_samples_leaf": 2, "bootstrap": True, "max_samples": 0.5, "criterion": "gini"}
+    SearchSpace.from_configspace(generate_forest.config_space()).validate(config)  # a config of the space
+    curves = generate_forest.fit_curve(config, 0, generate_forest.load_data())
+    assert set(curves) == set(generate_forest.METRICS)
+    assert all(len(v) == generate_forest.N_TREES for v in curves.values())
+    assert all(0.0 <= e <= 1.0 for e in curves["val_error"]) and all(s > 0 for s in curves["cpu_seconds"])
+    # the running mean of 64 trees predicts better than the first tree alone on this problem
+    assert curves["val_logloss"][-1] < curves["val_logloss"][0]
 
 
 @pytest.mark.slow  # importing torch takes seconds (tens on a loaded machine)

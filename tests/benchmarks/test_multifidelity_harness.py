@@ -197,6 +197,22 @@ def test_ranks_use_only_the_seeds_every_optimizer_ran():
     assert report.mean_ranks(meta, runs, 100.0) == before
 
 
+def test_merge_joins_results_files_of_different_benchmarks_and_refuses_overlaps(tmp_path):
+    meta, runs = _fake_results()
+    parts = []
+    for b in ("b1", "b2"):  # one file per benchmark, as two run.py invocations write them
+        m = {**meta, "data": {b: meta["data"][b]}, "git_commit": f"c{b}"}
+        parts.append(tmp_path / f"{b}.json")
+        parts[-1].write_text(json.dumps({"meta": m, "runs": [r for r in runs if r["benchmark"] == b]}))
+    out = report.merge(tmp_path / "both.json", [str(p) for p in parts])
+    m2, r2 = report.load(out)
+    assert set(m2["data"]) == {"b1", "b2"} and len(r2) == len(runs)
+    assert report.mean_ranks(m2, r2, 100.0) == report.mean_ranks(meta, runs, 100.0)
+    assert any("cb2" in n for n in m2["notes"]), "each source is named with its commit"
+    with pytest.raises(SystemExit, match="b1"):
+        report.merge(tmp_path / "again.json", [str(parts[0]), str(parts[0])])
+
+
 def test_harness_fingerprint_ignores_docstrings_annotations_and_type_checking_imports(tmp_path, monkeypatch):
     from benchmarks.multifidelity import run
 

@@ -13,17 +13,12 @@ wall and CPU seconds of that epoch's training plus validation (one torch thread)
 """
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import sys
 import time
 from typing import Any
 
 import ConfigSpace as CS
-import numpy as np
 
-from .table import DATA_DIR, pack, run_generation
+from .table import generate, generator_main, index_seed, machine_info, sobol_configs
 
 NAME = "mlp_digits"
 N_CONFIGS = 1024
@@ -59,19 +54,12 @@ def config_space() -> CS.ConfigurationSpace:
 
 def config_seed(index: int) -> int:
     """The torch seed of configuration ``index`` (a pure function of the index)."""
-    return int(np.random.SeedSequence([SOBOL_SEED, index]).generate_state(1)[0] % (2 ** 31 - 1))
+    return index_seed(SOBOL_SEED, index)
 
 
 def design(n: int = N_CONFIGS) -> list[dict[str, Any]]:
     """The ``n`` configurations, in index order (scrambled Sobol through tunestack's encoding)."""
-    from tunestack.searchers.initial_design import sobol_design
-    from tunestack.space import SearchSpace
-
-    space = SearchSpace.from_configspace(config_space())
-    vecs = sobol_design(space, n, SOBOL_SEED)
-    if len(vecs) != n:
-        raise RuntimeError(f"Sobol design gave {len(vecs)} distinct configurations, wanted {n}")
-    return [space.decode_flat(v) for v in vecs]
+    return sobol_configs(config_space(), n, SOBOL_SEED)
 
 
 def load_data() -> tuple[Any, Any, Any, Any]:
@@ -149,7 +137,6 @@ def train_curve(config: dict[str, Any], seed: int, data: tuple, epochs: int = N_
 
 
 def meta() -> dict[str, Any]:
-    import sklearn
     import torch
 
     from tunestack.space import SearchSpace
@@ -160,9 +147,7 @@ def meta() -> dict[str, Any]:
         "budget": "epoch", "min_budget": 1, "max_budget": N_EPOCHS, "objective": "val_error",
         "cost": "cpu_seconds", "sobol_seed": SOBOL_SEED, "timing": TIMING_NOTE,
         "space": SearchSpace.from_configspace(config_space()).describe(),
-        "machine": {"python": sys.version.split()[0], "torch": torch.__version__,
-                    "sklearn": sklearn.__version__, "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "torch_threads": 1},
+        "machine": {**machine_info(torch=torch.__version__), "torch_threads": 1},
         "command": "nice -n 10 python -m benchmarks.mf.generate_mlp_digits",
     }
 
@@ -174,22 +159,11 @@ def run(limit: int | None, do_pack: bool, shard: tuple[int, int] = (0, 1)) -> No
     configs = design()
     data = load_data()
     work = lambda config, seed: train_curve(config, seed, data)  # noqa: E731
-    records = run_generation(NAME, configs, config_seed, work, limit, shard)
-    if do_pack and len(records) == len(configs):
-        out = pack(NAME, records, METRICS, range(1, N_EPOCHS + 1), meta(), DATA_DIR / f"{NAME}.json.gz",
-                   digits={"seconds": 3, "cpu_seconds": 3})
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    generate(NAME, configs, config_seed, work, METRICS, range(1, N_EPOCHS + 1), meta, limit, do_pack, shard)
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--limit", type=int, default=None, help="train at most this many configs now")
-    ap.add_argument("--no-pack", action="store_true", help="do not write the data table at the end")
-    ap.add_argument("--shard", default="0/1", help="K/N: do only the configs with index %% N == K "
-                    "(run N processes, one per K; the last to finish writes the table)")
-    args = ap.parse_args(argv)
-    k, n = (int(x) for x in args.shard.split("/"))
-    run(args.limit, not args.no_pack, (k, n))
+    generator_main(__doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 __all__ = ["DATA_DIR", "WORK_DIR", "Table", "WorkLog", "round_sig", "pack", "load_table", "work_records",
-           "run_generation"]
+           "run_generation", "index_seed", "sobol_configs", "generate", "generator_main", "machine_info"]
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / "data"
@@ -179,3 +179,61 @@ def run_generation(name: str, configs: Sequence[dict[str, Any]], seed_of: Callab
     records = work_records(name)
     print(f"{len(records)}/{len(configs)} configurations done", flush=True)
     return records
+
+
+# ---- what every generator shares: its design, its seeds, its command line ------------------------------
+def index_seed(sobol_seed: int, index: int) -> int:
+    """The training seed of configuration ``index`` of a design (a pure function of both)."""
+    return int(np.random.SeedSequence([sobol_seed, index]).generate_state(1)[0] % (2 ** 31 - 1))
+
+
+def sobol_configs(config_space: Any, n: int, sobol_seed: int) -> list[dict[str, Any]]:
+    """``n`` distinct configurations of a ``ConfigSpace`` space, in index order (a scrambled Sobol design
+    through tunestack's encoding)."""
+    from tunestack.searchers.initial_design import sobol_design
+    from tunestack.space import SearchSpace
+
+    space = SearchSpace.from_configspace(config_space)
+    vecs = sobol_design(space, n, sobol_seed)
+    if len(vecs) != n:
+        raise RuntimeError(f"Sobol design gave {len(vecs)} distinct configurations, wanted {n}")
+    return [space.decode_flat(v) for v in vecs]
+
+
+def generate(name: str, configs: Sequence[dict[str, Any]], seed_of: Callable[[int], int],
+             work: Callable[[dict[str, Any], int], dict[str, list]], metrics: Sequence[str],
+             budgets: Sequence[int], meta: Callable[[], dict[str, Any]], limit: int | None, do_pack: bool,
+             shard: tuple[int, int]) -> None:
+    """:func:`run_generation`, then (all configurations done and ``do_pack``) the table
+    ``DATA_DIR / <name>.json.gz`` with seconds to 3 significant digits."""
+    records = run_generation(name, configs, seed_of, work, limit, shard)
+    if do_pack and len(records) == len(configs):
+        out = pack(name, records, metrics, budgets, meta(), DATA_DIR / f"{name}.json.gz",
+                   digits={"seconds": 3, "cpu_seconds": 3})
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+def generator_main(doc: str, run: Callable[[int | None, bool, tuple[int, int]], None],
+                   argv: list[str] | None = None) -> None:
+    """The command line of a generator: ``--limit``, ``--no-pack``, ``--shard K/N``; calls ``run``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="do at most this many configs now")
+    ap.add_argument("--no-pack", action="store_true", help="do not write the data table at the end")
+    ap.add_argument("--shard", default="0/1", help="K/N: do only the configs with index %% N == K "
+                    "(run N processes, one per K; the last to finish writes the table)")
+    args = ap.parse_args(argv)
+    k, n = (int(x) for x in args.shard.split("/"))
+    run(args.limit, not args.no_pack, (k, n))
+
+
+def machine_info(**extra: Any) -> dict[str, Any]:
+    """The ``machine`` entry of a table's meta: Python, scikit-learn, processor, CPU count (+ ``extra``)."""
+    import platform
+    import sys
+
+    import sklearn
+
+    return {"python": sys.version.split()[0], **extra, "sklearn": sklearn.__version__,
+            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}

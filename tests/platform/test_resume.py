@@ -102,6 +102,24 @@ def _kill(job) -> None:
     _kill_session(job.pid)
 
 
+def _saved_state(job_dir: Path) -> dict | None:
+    """Our state as Ray's copy in the job directory holds it; ``None`` while it is missing or cut short."""
+    files = list(job_dir.glob("searcher-state-*.pkl")) if job_dir.exists() else []
+    if len(files) != 1:
+        return None
+    try:
+        return json.loads(files[0].read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _unfinished(state: dict | None, job_dir: Path) -> bool:
+    """Whether ``state`` holds a trial that is neither done nor in the journal."""
+    journaled = set(_journal(job_dir))
+    return state is not None and any(t["status"] != "done" and rid not in journaled
+                                     for rid, t in state["trials"].items())
+
+
 def _replaced(run) -> bool:
     """Whether an MLflow trial run was ended as replaced by the resume (its suggestion ran again)."""
     return run.data.tags.get("tunestack.reason") == REPLACED
@@ -173,14 +191,24 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     """Ray copies its trial list and our state to the job directory one by one; a kill between the two
     leaves Ray holding a trial that our state never suggested.  The resume stops that trial and still
     runs num_samples trials of its own (a CI run lost one here: Ray had counted the stopped trial)."""
-    job_dir = tmp_path / "killme"
-    job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.DEVNULL,
-               stderr=subprocess.DEVNULL, start_new_session=True)
-    _wait_for(job, lambda: len(_journal(job_dir)) >= 3)
-    _kill(job)
-    # our state as it was before the suggestion of one unfinished trial that Ray's snapshot holds
+    # The scenario needs Ray's copy of our state in the job directory whole after the kill; Ray copies it
+    # in a background thread, and a kill during a copy leaves it empty (a CI run: that case is
+    # test_resume_when_the_kill_cut_rays_copy_of_its_state_short's).  Kill once a whole copy holds an
+    # unfinished trial, and start again in a fresh directory if the kill still caught a copy midway.
+    for attempt in range(3):
+        root = tmp_path / f"attempt{attempt}"
+        job_dir = root / "killme"
+        job = _run(["run", str(root), "random", "fifo"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, start_new_session=True)
+        _wait_for(job, lambda: len(_journal(job_dir)) >= 3 and _unfinished(_saved_state(job_dir), job_dir))
+        _kill(job)
+        state = _saved_state(job_dir)
+        if state is not None:
+            break
+    assert state is not None, "each of 3 kills caught Ray copying our state"
+    tmp_path = root
     (state_file,) = job_dir.glob("searcher-state-*.pkl")
-    state = json.loads(state_file.read_text())
+    # our state as it was before the suggestion of one unfinished trial that Ray's snapshot holds
     journaled = set(_journal(job_dir))
     forgotten = [rid for rid, t in state["trials"].items() if t["status"] != "done" and rid not in journaled]
     assert forgotten, f"no unfinished trial in the saved state: {state['trials']}"

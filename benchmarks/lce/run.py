@@ -32,6 +32,7 @@ from tunestack.schedulers import create
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REAL = ("mlp_digits", "gbm")
+CHECKS = ("forest",)  # a table made as a check (benchmarks/mf/generate_forest.py); run only when named
 TABLES = ("sgd",)  # more real curves, as tables only (no surrogate for ``simulate``)
 # curve sets made here: ``synthetic`` (the figures), and two for development only: ``synthetic_b`` (the
 # same generator, other curves) and ``stress`` (early rank a poor guide; :mod:`benchmarks.lce.stress`)
@@ -224,8 +225,8 @@ def main() -> None:
     if a.figure in ("prediction", "all"):
         _save(f"prediction_{a.split}{tag}", prediction(a.curves, benches, a.split, json.loads(a.fit_kw)))
     if a.figure in ("simulate", "all"):
-        res = simulated.run(tuple(b for b in benches if b in REAL), a.seeds, a.trials, a.workers, a.processes,
-                            **kw)
+        res = simulated.run(tuple(b for b in benches if b in REAL + CHECKS), a.seeds, a.trials, a.workers,
+                            a.processes, **kw)
         for name, r in res.items():
             print(simulated.format_table(name, r) + "\n")
         _save(f"simulate{tag}", res)

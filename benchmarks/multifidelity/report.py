@@ -167,7 +167,7 @@ def markdown(meta: dict, runs: list[dict]) -> str:
                      "leaves the syntax-tree hash unchanged, so their fingerprints were re-stamped rather than "
                      "the runs redone (the old one is kept as `fingerprint_before` in the JSON).\n")
     per_seed = {o: sorted({r["seed"] for r in runs if r["optimizer"] == o}) for o in meta["optimizers"]}
-    lines.append("Seeds per optimizer (both benchmarks): " + ", ".join(
+    lines.append("Seeds per optimizer (every benchmark): " + ", ".join(
         f"{o} {len(s)}" for o, s in per_seed.items()) + ".\n")
     if meta.get("uncommitted_tunestack_files"):
         lines.append("The simulated tunestack runs used the working tree, where these tunestack files differed "
@@ -280,13 +280,21 @@ def merge(out: str | Path, paths: list[str]) -> Path:
             raise SystemExit(f"merge: benchmark(s) {sorted(overlap)} appear in more than one file")
         metas.append(m)
         runs += r
-    meta = dict(metas[0])
+    import datetime
+
+    # what the sources' runs share; what describes one invocation (its load, cache, wall time, notes) stays
+    # in each source's own report
+    meta = {k: v for k, v in metas[0].items()
+            if k not in ("load", "runs_from_cache", "compute_s", "notes", "stale", "uncommitted_tunestack_files",
+                         "uncommitted_harness_files")}
     meta["data"] = {b: d for m in metas for b, d in m["data"].items()}
     meta["optimizers"] = [o for o in metas[0]["optimizers"] if all(o in m["optimizers"] for m in metas)]
     meta["command"] = "report.py --merge " + " ".join([str(out), *map(str, paths)])
-    meta["notes"] = [*metas[0].get("notes", []), *(
-        f"Merged from {p} (git {m.get('git_commit')}, {m.get('date')}; {', '.join(m['data'])})"
-        for p, m in zip(paths, metas))]
+    meta["git_commit"] = "of each source, below"
+    meta["date"] = datetime.datetime.now().isoformat(timespec="seconds")
+    meta["wall_s_this_invocation"] = 0.0  # a merge runs nothing
+    meta["notes"] = [f"Merged from {p} (git {m.get('git_commit')}, {m.get('date')}; {', '.join(m['data'])}); "
+                     "its machine load, cache use and notes are in its own report" for p, m in zip(paths, metas)]
     out = Path(out)
     out.write_text(json.dumps({"meta": meta, "runs": [r for r in runs if r["optimizer"] in meta["optimizers"]]}))
     return out

@@ -209,6 +209,7 @@ def test_merge_joins_results_files_of_different_benchmarks_and_refuses_overlaps(
     assert set(m2["data"]) == {"b1", "b2"} and len(r2) == len(runs)
     assert report.mean_ranks(m2, r2, 100.0) == report.mean_ranks(meta, runs, 100.0)
     assert any("cb2" in n for n in m2["notes"]), "each source is named with its commit"
+    assert "load" not in m2 and m2["wall_s_this_invocation"] == 0.0, "no invocation figures of one source"
     with pytest.raises(SystemExit, match="b1"):
         report.merge(tmp_path / "again.json", [str(parts[0]), str(parts[0])])
 

@@ -49,18 +49,10 @@ class JointTPE(TPESearcher):
         prior = (d.prior_mu, d.prior_sigma) if d.has_prior else None
         return [TPEModel(self._impute(X), y, d.n_choices, lambda mu: d.cell_width(mu), self.config, prior)]
 
-    def _propose(self) -> np.ndarray:
-        if not self.space.is_conditional or len(self.trials) < self.n_startup:
-            return super()._propose()
-        if self._random_turn():
-            return self.space.sample_vectors(self.rng, 1)[0]
-        models = self._fit()
-        if models is None:
-            models = self._fit_while_pending()
-        if models is None:
-            return self.space.sample_vectors(self.rng, 1)[0]
-        pending = self._table.pending() if self.constant_liar else np.empty((0, self.space.dim))
+    def _walk(self, models: list[TPEModel], pending: np.ndarray) -> np.ndarray:
+        """The conditional space's proposal from the one joint model (instead of the group-by-group walk);
+        the base class's ``_propose`` normalizes it (deactivates the children its parents switch off)."""
         pending = self._impute(pending) if len(pending) else pending
         vec = models[0].propose(self.rng, self.n_candidates, pending, self.dims.snap,
                                 lambda c: self._allowed(self._deactivate(c)))
-        return self._deactivate(vec)[0] if vec is not None else self.space.sample_vectors(self.rng, 1)[0]
+        return vec if vec is not None else self.space.sample_vectors(self.rng, 1)[0]

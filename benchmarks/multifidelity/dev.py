@@ -112,14 +112,15 @@ def _evaluator(bench: str) -> Evaluator:
 
 def _code_hash(spec: str) -> str:
     """What a simulated tunestack run depends on (``run.tunestack_hash``); the experiments here
-    (``mf_tpe.py``, ``tpe_losers.py``, ``tpe_anneal.py``, ``tpe_joint.py``) and ``schedulers/presets.py`` only for the variants that use
+    (``mf_tpe.py``, ``tpe_losers.py``, ``tpe_anneal.py``, ``tpe_joint.py``, ``tpe_eiw.py``) and ``schedulers/presets.py`` only for the variants that use
     them (so that developing them does not rerun the references)."""
     from benchmarks.multifidelity.run import hash_paths
 
     ts = ROOT / "tunestack"
     files = [*ts.glob("schedulers/*.py"), *ts.glob("searchers/*.py"), ts / "platform" / "simulator.py",
              *ts.glob("space*.py"), ts / "_registry.py"]
-    files += [HERE / f"{name}.py" for name in ("mf_tpe", "tpe_losers", "tpe_anneal", "tpe_joint") if name in spec]  # experiments
+    files += [HERE / f"{name}.py" for name in ("mf_tpe", "tpe_losers", "tpe_anneal", "tpe_joint", "tpe_eiw")
+              if name in spec]  # experiments
     skip = {"presets.py": '"preset"' not in spec}
     return hash_paths([f for f in files if not skip.get(f.name, False)])
 

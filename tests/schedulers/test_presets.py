@@ -15,8 +15,11 @@ def _need(name: str) -> None:
         pytest.skip(f"searcher {name!r} is not available yet")
 
 
+BOHB_KW = {"multivariate": True, "magic_clip": 0.5, "good_weights": "improvement"}
+
+
 def test_resolve():
-    assert presets.resolve("bohb", None) == ("hyperband", "tpe", {"multivariate": True, "magic_clip": 0.5})
+    assert presets.resolve("bohb", None) == ("hyperband", "tpe", BOHB_KW)
     assert presets.resolve("async_bohb") == ("async_hyperband", "tpe", {"multivariate": True, "liar_bandwidth": 1.0,
                                                                          "grow_candidates": False})
     assert presets.resolve("rf_hyperband", None) == ("hyperband", "rfbo", {})
@@ -27,7 +30,7 @@ def test_resolve():
     assert presets.resolve(None, "tpe") == (None, None, {})
     out = presets.resolve("bohb", None)
     out[2]["multivariate"] = False  # a copy: the preset itself is unchanged
-    assert presets.PRESETS["bohb"].searcher_kwargs == {"multivariate": True, "magic_clip": 0.5}
+    assert presets.PRESETS["bohb"].searcher_kwargs == BOHB_KW
 
 
 @pytest.mark.parametrize("factory,sched_cls,searcher_name", [
@@ -56,8 +59,8 @@ def test_bohb_asks_for_multivariate_tpe_and_user_kwargs_win(monkeypatch):
     monkeypatch.setattr(presets, "create_searcher", fake_create)
     presets.bohb(spaces.continuous(), 1, 27, seed=0)
     presets.bohb(spaces.continuous(), 1, 27, seed=0, multivariate=False, n_startup=5)
-    assert calls == [("tpe", "min", 0, {"multivariate": True, "magic_clip": 0.5}),
-                     ("tpe", "min", 0, {"multivariate": False, "magic_clip": 0.5, "n_startup": 5})]
+    assert calls == [("tpe", "min", 0, BOHB_KW),
+                     ("tpe", "min", 0, {**BOHB_KW, "multivariate": False, "n_startup": 5})]
 
 
 def test_unknown_preset():

@@ -397,7 +397,7 @@ def test_discrete_and_tiny_spaces_stay_valid():
                                  {"n_startup": 2.5}, {"min_bandwidth": 0.6, "max_bandwidth": 0.5},
                                  {"bandwidth": "silverman"}, {"random_fraction": 1.0},
                                  {"random_fraction": -0.1}, {"sample_bandwidth_factor": 0.5},
-                                 {"min_good": 0}])
+                                 {"min_good": 0}, {"good_weights": "ei"}])
 def test_bad_options_are_named(bad):
     with pytest.raises(SearcherError, match=next(iter(bad))):
         create("tpe", spaces.continuous(), seed=0, **bad)
@@ -512,3 +512,66 @@ def test_min_good_floors_the_good_set_and_none_means_min_points():
     assert sizes["floor4"] == [1, 4, 4, 5, 25]
     k = bohb_like.min_points
     assert sizes["bohb"] == [1, min(k, 4), min(k, 9), max(k, 5), 25]
+
+
+def test_improvement_weights_are_the_improvements_on_the_split_point_with_mean_one():
+    from tunestack.searchers.tpe_model import improvement_weights
+
+    np.testing.assert_allclose(improvement_weights(np.array([0.1, 0.2]), 0.4), [1.2, 0.8])
+    np.testing.assert_allclose(improvement_weights(np.array([-3.0, -1.0, 0.0]), 1.0), [12 / 7, 6 / 7, 3 / 7])
+    assert improvement_weights(np.array([0.5, 0.5]), 0.5) is None, "no spread: no weights"
+    assert improvement_weights(np.array([0.1, np.inf]), 0.5) is None
+    assert improvement_weights(np.array([]), 0.5) is None
+
+
+def test_good_weights_improvement_weighs_l_by_improvement_and_changes_nothing_else():
+    """With ``good_weights="improvement"`` the good kernels of ``l`` (and of the draws) weigh their
+    improvement on the split point, scaled to mean 1 (the prior keeps its share); bandwidths, the good
+    set and ``g`` are those of the uniform model.  The model then proposes nearer the best result."""
+    import dataclasses
+
+    s = create("tpe", spaces.continuous(), seed=3, good_weights="improvement")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        sug = s.ask()
+        s.tell(sug.id, float(rng.random()))
+    (w,) = s._fit()
+    s.config, s._cache = dataclasses.replace(s.config, good_weights="uniform"), None
+    (u,) = s._fit()
+    _, y = s._table.data(None)
+    ys = np.sort(y)
+    k = u.n_good(len(y))
+    expected = (ys[k] - ys[:k]) / np.mean(ys[k] - ys[:k])
+    kw, ku = w.l._blocks[1].k, u.l._blocks[1].k
+    np.testing.assert_allclose(kw.weight, expected)
+    np.testing.assert_array_equal(ku.weight, np.ones(k))
+    np.testing.assert_array_equal(kw.mu, ku.mu)
+    np.testing.assert_array_equal(kw.sigma, ku.sigma)
+    np.testing.assert_array_equal(w.g._blocks[1].k.weight, u.g._blocks[1].k.weight)
+    assert w.l_sample is w.l
+    assert w.l.weight[0] == u.l.weight[0] == s.config.prior_weight  # the prior component
+    best = kw.mu[0][None]  # the best good result: l puts more density there than the uniform l
+    assert w.l.log_pdf(best)[0] > u.l.log_pdf(best)[0]
+
+
+def test_good_weights_improvement_minimizes_in_both_modes_and_round_trips():
+    """A maximized objective is minimized as its negative: the weights favour the largest values;
+    the option survives the searcher's state round trip (asks after a restore are the same)."""
+    a = create("tpe", spaces.continuous(), mode="max", seed=5, good_weights="improvement", n_startup=5)
+    for _ in range(20):
+        sug = a.ask()
+        a.tell(sug.id, -float(np.sum(np.square(np.asarray(sug.vector) - 0.7))))
+    b = create("tpe", spaces.continuous(), mode="max", seed=5, good_weights="improvement", n_startup=5)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    for _ in range(5):
+        sa, sb = a.ask(), b.ask()
+        assert sa.config == sb.config
+        v = -float(np.sum(np.square(np.asarray(sa.vector) - 0.7)))
+        a.tell(sa.id, v)
+        b.tell(sb.id, v)
+    (m,) = a._fit()
+    kern = m.l._blocks[1].k
+    _, y = a._table.data(None)  # minimized internally: the best (largest) objective is the smallest y
+    order = np.argsort(y, kind="stable")[: kern.n]
+    assert np.all(np.diff(kern.weight) <= 1e-12), "the best good result weighs most"
+    assert np.isclose(kern.weight.mean(), 1.0) and order.size == kern.n

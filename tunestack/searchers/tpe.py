@@ -58,7 +58,10 @@ class TPESearcher(Searcher):
     ``random_fraction`` (the share of asks after the startup design drawn from the prior, evenly
     interleaved; default 0, BOHB's rho), ``sample_bandwidth_factor`` (candidates are drawn from ``l``
     with its bandwidths times this factor and scored unwidened, BOHB's b_w; default 1), ``min_good``
-    (the good set's least size; ``None``: ``min_points``, BOHB's d + 1; default 1).
+    (the good set's least size; ``None``: ``min_points``, BOHB's d + 1; default 1), ``good_weights``
+    (``"uniform"``, the default: every good kernel alike, so ``l / g`` ranks by the probability of
+    improvement; ``"improvement"``: each weighs its improvement on the split point, so it ranks by
+    expected improvement, see :func:`~tunestack.searchers.tpe_model.improvement_weights`).
 
     The defaults were chosen on the continuous suite of ``benchmarks/searchers/problems.py`` and a
     synthetic conditional problem (``benchmarks/tpe/``); ``gamma = 0.15`` (linear split, capped at 25
@@ -75,14 +78,16 @@ class TPESearcher(Searcher):
                  max_bandwidth: float = 0.5, magic_clip: float = 1.0, cat_smoothing: float = 1.0,
                  min_points: int | None = None, constant_liar: bool = True, liar_bandwidth: float = 0.5,
                  grow_candidates: bool = True, random_fraction: float = 0.0,
-                 sample_bandwidth_factor: float = 1.0, min_good: int | None = 1):
+                 sample_bandwidth_factor: float = 1.0, min_good: int | None = 1,
+                 good_weights: str = "uniform"):
         super().__init__(space, mode=mode, seed=seed)
         _check_options(n_startup=n_startup, n_candidates=n_candidates, gamma=gamma, max_good=max_good,
                        prior_weight=prior_weight, bandwidth_factor=bandwidth_factor,
                        min_bandwidth=min_bandwidth, max_bandwidth=max_bandwidth, magic_clip=magic_clip,
                        cat_smoothing=cat_smoothing, min_points=min_points, bandwidth=bandwidth,
                        liar_bandwidth=liar_bandwidth, random_fraction=random_fraction,
-                       sample_bandwidth_factor=sample_bandwidth_factor, min_good=min_good)
+                       sample_bandwidth_factor=sample_bandwidth_factor, min_good=min_good,
+                       good_weights=good_weights)
         d = self.space.dim
         self.n_startup = int(n_startup)
         self.n_candidates = int(n_candidates)
@@ -91,7 +96,7 @@ class TPESearcher(Searcher):
                                 float(bandwidth_factor), float(min_bandwidth), float(max_bandwidth),
                                 float(magic_clip), float(cat_smoothing), bandwidth, float(liar_bandwidth),
                                 bool(grow_candidates), float(sample_bandwidth_factor),
-                                self.min_points if min_good is None else int(min_good))
+                                self.min_points if min_good is None else int(min_good), good_weights)
         self.constant_liar = bool(constant_liar)
         self.random_fraction = float(random_fraction)
         self.dims = Dims(self.space)
@@ -236,6 +241,8 @@ def _check_options(**opts: Any) -> None:
                             f"got {opts['sample_bandwidth_factor']!r}")
     if not 0.0 <= opts["random_fraction"] < 1.0:
         raise SearcherError(f"tpe: random_fraction must lie in [0, 1), got {opts['random_fraction']!r}")
+    if opts["good_weights"] not in ("uniform", "improvement"):
+        raise SearcherError(f"tpe: good_weights must be 'uniform' or 'improvement', got {opts['good_weights']!r}")
     if opts["bandwidth"] not in ("neighbour", "scott"):
         raise SearcherError(f"tpe: bandwidth must be 'neighbour' or 'scott', got {opts['bandwidth']!r}")
     if opts["min_bandwidth"] > opts["max_bandwidth"]:

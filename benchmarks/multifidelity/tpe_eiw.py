@@ -9,6 +9,10 @@ ranks by expected improvement, using the values as a regression model does (the 
 ``rf_hyperband`` does, with log-EI).  ``ei_mix`` blends the weights: ``(1 - m) + m * w / mean(w)``
 (``m = 0`` is tunestack's TPE exactly; ``m = 1`` pure improvement weights).  The weights have mean 1, so
 the prior's share of ``l`` is unchanged; candidates are drawn from the weighted ``l``.
+
+Adopted: ``ei_mix = 1`` is tpe's option ``good_weights="improvement"`` (``tpe_model.improvement_weights``),
+used by the ``bohb`` preset since 248c828 and checked to reproduce this module's runs exactly; the module
+stays as the code its development runs (``results/dev_tpe_eiw.txt``) were made with.
 """
 from __future__ import annotations
 

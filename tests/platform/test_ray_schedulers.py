@@ -96,6 +96,21 @@ def test_synchronous_hyperband_does_not_stall_with_one_worker(ray_local, tmp_pat
     assert not result.table["status"].isin(["running", "paused"]).any()
 
 
+@pytest.mark.parametrize("scheduler", ["hyperband", "asha"])
+def test_fewer_samples_than_a_bracket_still_train_one_to_max_budget(ray_local, tmp_path, scheduler):
+    """num_samples=4 fills neither Hyperband's first bracket (9 trials) nor ASHA's second rung (3 results
+    needed for one promotion): once the last trial is handed out the rungs decide with what they have."""
+    result = curve.tune(scheduler=scheduler, num_samples=4, max_budget=MAX_BUDGET, max_concurrent=2,
+                        seed=2, storage_path=str(tmp_path), tracking=False, verbose=0, time_budget_s=600)
+    table = result.table
+    assert len(table) == 4 and not result.interrupted
+    full = table[table["budget"] >= MAX_BUDGET]
+    assert len(full) >= 1 and (full["status"] == "completed").all(), table
+    assert result.best_value == pytest.approx(full["value"].min())
+    # the one that went on is the best of the four (the curves keep their order: loss = x^2 + 1/epoch)
+    assert full.iloc[0]["config/x"] ** 2 == pytest.approx((table["config/x"] ** 2).min())
+
+
 def test_scheduler_needs_max_budget(tmp_path):
     with pytest.raises(ts.TuneError, match="max_budget"):
         curve.tune(scheduler="asha", storage_path=str(tmp_path), tracking=False)

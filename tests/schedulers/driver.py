@@ -29,10 +29,12 @@ class Driver:
     sign: float = 1.0  # -1 with mode="max": the driver reports negated values
     fail_value: set = field(default_factory=set)  # trial ids that report nan at their 2nd budget
     fail_crash: set = field(default_factory=set)  # trial ids that crash (on_failure) at their 2nd budget
+    close_after: int | None = None  # call close_intake() once this many trials were added
     log: list = field(default_factory=list)  # every decision and action, in order
     slots: list = field(default_factory=list)  # per worker: [trial id, budget reached, target] or None
     reached: dict = field(default_factory=dict)  # trial id -> budget reached
     n_reports: dict = field(default_factory=dict)  # trial id -> reports so far
+    new_after_close: int = 0  # "new" actions after close_intake (cores that never pause may say so)
     counter: int = 0
     turn: int = 0
     waits: int = 0
@@ -48,6 +50,9 @@ class Driver:
                 continue
             act = self.sched.next_action()
             self.log.append(("action", act.kind, act.trial_id, act.budget))
+            if act.kind == "new" and self.counter == self.close_after:
+                self.new_after_close += 1  # a backend out of trials leaves the worker free
+                continue
             if act.kind == "new":
                 tid = str(self.counter)
                 self.counter += 1
@@ -56,6 +61,8 @@ class Driver:
                 assert target > 0
                 self.reached[tid] = 0.0
                 self.slots[w] = [tid, 0.0, target]
+                if self.counter == self.close_after:
+                    self.sched.close_intake()
             elif act.kind == "resume":
                 st = self.sched.trial_status(act.trial_id)
                 assert st["status"] == "running", st  # it was paused; resuming makes it run

@@ -133,3 +133,39 @@ def test_bad_brackets_are_refused():
     with pytest.raises(SchedulerError, match="brackets"):
         ASHA(min_budget=1, max_budget=9, eta=3, brackets=4)
     assert AsyncHyperband(min_budget=1, max_budget=9, eta=3).n_brackets == 3
+
+
+def test_a_closed_intake_promotes_past_thin_rungs_and_replaces_a_failed_promotion():
+    s = _asha()
+    _start(s, 2)
+    assert s.on_result("0", 1, 2.0).action == "pause"  # n=2 < eta: nothing is promotable
+    assert s.on_result("1", 1, 1.0).action == "pause"
+    assert s.next_action().kind == "new"
+    s.close_intake()  # no third trial will come: the rung decides with its two
+    act = s.next_action()
+    assert (act.kind, act.trial_id, act.budget) == ("resume", "1", 3.0)
+    assert s.next_action().kind == "wait"  # max(1, floor(2/3)) = 1 went on
+    s.on_failure("1")  # the promoted trial crashes: the other one takes its place
+    act = s.next_action()
+    assert (act.kind, act.trial_id, act.budget) == ("resume", "0", 3.0)
+    d = s.on_result("0", 3, 1.5)  # alone at its rung, nothing else can come: straight on
+    assert (d.action, d.budget) == ("continue", 9.0)
+    assert s.on_result("0", 9, 1.4).reason == "completed"
+    assert s.next_action().kind == "done"
+    with pytest.raises(SchedulerError, match="max_trials"):
+        s.add_trial("x")
+    s.reopen_intake(1)  # a resumed job hands out a lost trial's suggestion again
+    assert s.next_action().kind == "new" and s.add_trial("x") == 1
+
+
+def test_a_closed_intake_waits_for_trials_that_can_still_reach_a_rung():
+    s = _asha()
+    _start(s, 3)
+    s.on_result("0", 1, 2.0)
+    s.on_result("1", 1, 1.0)  # trial 2 still runs to rung 0
+    s.close_intake()
+    assert s.next_action().kind == "wait"  # rung 0 is not settled while trial 2 can report there
+    d = s.on_result("2", 1, 0.5)  # n=3: trial 2 is the top-1 and goes on as plain ASHA would
+    assert (d.action, d.budget) == ("continue", 3.0)
+    assert s.next_action().kind == "wait"
+    assert s.on_result("2", 3, 0.4).action == "continue"  # alone at rung 3, nothing running below

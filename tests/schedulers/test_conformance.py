@@ -137,6 +137,27 @@ def test_mode_max_mirrors_mode_min(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("n,workers", [(1, 1), (2, 1), (5, 2), (11, 4), (40, 3)])
+def test_a_closed_intake_still_brings_a_trial_to_max_budget(name, n, workers):
+    """A backend with a finite number of trials (Ray's num_samples) closes the intake after the last one:
+    rungs that waited for more trials decide with those they have, and the run ends, with at least one
+    trial at max_budget, however few trials there were."""
+    s = _make(name, seed=1)
+    d = Driver(s, workers=workers, close_after=n).run(5000)
+    assert not any(d.slots), "the run must end once the intake is closed"
+    assert len(s.trials) == n
+    if hasattr(s, "max_trials"):  # the rung-based cores say "done" and stop asking for new trials
+        assert d.done and d.new_after_close == 0 and s.max_trials == n
+    st = _statuses(s)
+    completed = [tid for tid, v in st.items() if v == "completed"]
+    assert completed, st
+    assert all(s.trial_status(tid)["budget_reached"] == BUDGETS["max_budget"] for tid in completed)
+    restored = _make(name, seed=1)  # the closed intake survives a state round trip
+    restored.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert json.dumps(restored.state_dict(), sort_keys=True) == json.dumps(s.state_dict(), sort_keys=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_contract_errors_are_clear(name):
     s = _make(name)
     with pytest.raises(SchedulerError, match="unknown trial"):

@@ -92,6 +92,25 @@ def test_all_failed_bracket_ends_and_the_plan_goes_on():
     assert s.brackets[1].members[0] == ["3"]
 
 
+def test_a_closed_intake_decides_the_bracket_still_filling():
+    s = Hyperband(min_budget=1, max_budget=27, eta=3, seed=0)  # first bracket: 27 trials at budget 1
+    ids = [str(i) for i in range(5)]
+    for tid in ids:
+        assert s.next_action().kind == "new"
+        s.add_trial(tid)
+    decs = _run_rung(s, ids, [5, 4, 3, 2, 1], 1)
+    assert all(d.action == "pause" for d in decs.values()), "the rung waits for its other 22 trials"
+    assert s.next_action().kind == "new"
+    s.close_intake()  # those 22 will not come
+    assert sorted(s.take_stopped()) == ["0", "1", "2", "3"]
+    act = s.next_action()  # max(1, floor(5/3)) = 1 goes on: the best
+    assert (act.kind, act.trial_id, act.budget) == ("resume", "4", 3.0)
+    assert s.on_result("4", 3, 0.5).action == "continue"  # alone at its rung: on to 9, then 27
+    assert s.on_result("4", 9, 0.4).action == "continue"
+    assert s.on_result("4", 27, 0.3).reason == "completed"
+    assert s.next_action().kind == "done"
+
+
 def test_max_trials_truncates_the_bracket():
     s = SuccessiveHalving(min_budget=1, max_budget=9, eta=3, n_initial=9, max_trials=5, seed=0)
     for i in range(5):

@@ -78,6 +78,7 @@ class Coordinator:
     def suggest(self, ray_id: str) -> dict | str | None:
         """A new configuration for Ray trial ``ray_id``, ``None`` (not now) or ``FINISHED``."""
         if self.search_finished and not self.reissue:
+            self._close_intake()
             return FINISHED
         if self.n_live >= self.max_concurrent + self.lookahead:
             return None
@@ -99,7 +100,14 @@ class Coordinator:
         self.trials[ray_id] = TrialInfo(sid)
         if self.scheduler is not None:
             self.scheduler.add_trial(ray_id)
+            if self.search_finished and not self.reissue:
+                self._close_intake()
         return config
+
+    def _close_intake(self) -> None:
+        """The last trial was handed out: rungs waiting for more trials decide with those they have."""
+        if self.scheduler is not None:
+            self.scheduler.close_intake()
 
     def on_result(self, ray_id: str, result: Mapping[str, Any]) -> str:
         """Record a result; with a scheduler, return its decision (continue | pause | stop)."""
@@ -214,6 +222,7 @@ class Coordinator:
                     self.resume_queue.remove(rid)
                 if self.scheduler is not None:
                     self.scheduler.on_failure(rid)
+                    self.scheduler.reopen_intake(1)  # its suggestion comes back as a new trial
                 self.reissue.append(t.sid)
         return stop
 

@@ -4,7 +4,10 @@ Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt, Recht, Talwalkar 2020, "A s
 parallel hyperparameter tuning" (MLSys), Algorithm 2: a trial pauses when it reaches a rung; a free
 worker resumes the most promising *promotable* trial -- one in the top ``floor(n_k / eta)`` of its rung
 k that was not promoted yet, highest rung first -- and otherwise starts a new trial at the bottom rung.
-No worker ever waits for a rung to fill.  A trial that is promotable the moment it reaches its rung goes
+No worker ever waits for a rung to fill.  When the backend closes its intake (a finite number of trials,
+:meth:`~tunestack.schedulers.base.Scheduler.close_intake`), a rung that no running trial can reach any
+more promotes its best paused trials up to ``max(1, floor(n_k / eta))``, so the best of the last rungs
+still reaches ``max_budget``.  A trial that is promotable the moment it reaches its rung goes
 on without a pause (the same choice :meth:`ASHA.next_action` would make for it next).
 
 ``promotion=False`` is the stopping variant (Section 3 of the paper; Ray's ``ASHAScheduler``): a trial at a
@@ -23,7 +26,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .base import PAUSED, RUNNING, STOPPED, Action, Decision, SchedulerError, TrialState
+from .base import FAILED, PAUSED, RUNNING, STOPPED, Action, Decision, SchedulerError, TrialState
 from .rungs import RungScheduler, hyperband_bracket_sizes
 
 __all__ = ["ASHA", "AsyncHyperband"]
@@ -72,6 +75,10 @@ class _Rung:
         """How many results here are strictly better than ``value``."""
         return bisect.bisect_left(self._sorted, (value, -1, ""))
 
+    def best_unpromoted(self, paused: Callable[[str], bool]) -> str | None:
+        """The best paused trial here that has not gone on, whatever its rank."""
+        return next((tid for _, _, tid in self._sorted if tid not in self._promoted and paused(tid)), None)
+
     def best_promotable(self, eta: float, paused: Callable[[str], bool]) -> str | None:
         """The best paused, unpromoted trial in the top ``floor(n / eta)``, if any (Li et al. 2020, Alg. 2)."""
         k = int(math.floor(len(self.values) / eta + 1e-9))
@@ -88,7 +95,8 @@ class ASHA(RungScheduler):
     """Asynchronous successive halving, promotion-based (pause and resume) unless ``promotion=False``.
 
     ``brackets`` (default 1) runs that many ASHA brackets as in :class:`AsyncHyperband`;
-    ``max_trials`` caps the number of trials started (then :meth:`next_action` ends with ``done``).
+    ``max_trials`` caps the number of trials started (the intake is then closed; :meth:`next_action` ends
+    with ``done``).
     """
 
     name = "asha"
@@ -159,6 +167,26 @@ class ASHA(RungScheduler):
         for r in range(len(self.rungs) - 2, -1, -1):
             for b in range(min(self.n_brackets, r + 1)):
                 tid = self.table[b][r].best_promotable(self.eta, paused)
+                if tid is not None:
+                    return b, r, tid
+        return None if self.can_add() else self._last_promotable()
+
+    def _last_promotable(self) -> tuple[int, int, str] | None:
+        """With the intake closed (no new trial will come), a rung that no running trial can still reach
+        promotes its best paused trials until ``max(1, floor(n_k / eta))`` of it went on, as synchronous
+        SH would with the trials it has: otherwise a rung with fewer than ``eta`` results, which ASHA
+        promotes from only once more trials arrive, would keep every trial below ``max_budget``.
+        Lowest rung first, so a rung's promotions come in before the rung above decides."""
+        for b in range(self.n_brackets):
+            running = [t.milestone for t in self.trials.values() if t.status == RUNNING and t.bracket == b]
+            for r in range(b, len(self.rungs) - 1):
+                if any(m <= self.rungs[r] * (1 + 1e-12) for m in running):
+                    break  # rung r (and every rung above it) may still get results
+                rung = self.table[b][r]
+                gone_on = sum(1 for tid in rung.promoted if self.trials[tid].status != FAILED)
+                if not rung.values or gone_on >= max(1, int(math.floor(len(rung) / self.eta + 1e-9))):
+                    continue
+                tid = rung.best_unpromoted(self._is_paused)
                 if tid is not None:
                     return b, r, tid
         return None

@@ -12,6 +12,12 @@ the simulator) drives it like this::
     dec = core.on_result(tid, budget, value)   # after every reported result
     # dec.action: "continue" (run on to dec.budget), "pause" (checkpoint, free the worker; the trial
     # may be resumed later) or "stop" (dec.reason says why: "completed", "stopped early", ...)
+    core.close_intake()                   # a backend with a finite number of trials: the last is added
+
+After :meth:`Scheduler.close_intake` no new trial comes, so the rung-based cores decide their rungs with
+the trials they have (a truncated bracket promotes its best ``floor(n / eta)``, at least one), and at least
+one trial that reached the first rung goes on to ``max_budget`` instead of waiting for results that will
+never arrive.
 
 Budgets are whatever the user chooses (epochs, iterations, data fraction) between ``min_budget`` and
 ``max_budget``.  Cores minimize: ``mode="max"`` flips values once, in :meth:`Scheduler.on_result`.
@@ -156,6 +162,14 @@ class Scheduler:
         t = self.trials.get(str(trial_id))
         if t is not None and t.status in (RUNNING, PAUSED):
             t.status, t.reason = COMPLETED, t.reason or "completed"
+
+    def close_intake(self) -> None:
+        """No new trial will be added (the backend's trial count is reached); idempotent.
+
+        Cores that never pause a trial have nothing to do; the rung-based ones override it."""
+
+    def reopen_intake(self, n: int) -> None:
+        """``n`` more trials will be added after all (a resumed job re-running lost trials)."""
 
     def take_stopped(self) -> list[str]:
         """Ids of *paused* trials this core has since stopped (never to be resumed), each id once.

@@ -3,7 +3,7 @@
 A rung is a budget of :func:`~tunestack.schedulers.base.rung_budgets`; a trial decides only when a
 report reaches the rung it runs to (its milestone) and simply continues in between.  This module holds
 what the synchronous and the asynchronous cores share: the rung ladder, the trial budget of a plan
-(``max_trials``), the end-of-trial hook, the guard against late results, and the list of paused trials
+(``max_trials``, and :meth:`RungScheduler.close_intake`, which sets it to the trials added), the end-of-trial hook, the guard against late results, and the list of paused trials
 that were later stopped (so a backend can free their checkpoints).
 """
 from __future__ import annotations
@@ -92,6 +92,16 @@ class RungScheduler(Scheduler):
         if t is not None and before != t.status:
             self._trial_ended(t)
 
+    def close_intake(self) -> None:
+        """No new trial will come: the plan's trial count becomes the number added so far."""
+        if self.max_trials is None or self.max_trials > len(self.trials):
+            self.max_trials = len(self.trials)
+        self._intake_closed()
+
+    def reopen_intake(self, n: int) -> None:
+        if self.max_trials is not None and n > 0:
+            self.max_trials += int(n)
+
     def take_stopped(self) -> list[str]:
         """Ids of paused trials this core has since stopped (never to be resumed), each once.
 
@@ -114,6 +124,9 @@ class RungScheduler(Scheduler):
     # ---- hooks --------------------------------------------------------------------------------
     def _trial_ended(self, t: TrialState) -> None:
         """Called once when a trial fails or completes outside :meth:`_decide`."""
+
+    def _intake_closed(self) -> None:
+        """Called by :meth:`close_intake`: decide what waited for trials that will not come."""
 
     def _rung_state(self) -> dict:
         return {}

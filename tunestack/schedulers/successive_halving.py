@@ -7,7 +7,10 @@ loop: ``n_i = floor(n * eta**-i)``) and the rest stop.  Trials pause at a rung u
 are resumed from their checkpoints.  A free worker that would otherwise idle while a rung is still
 running opens the next bracket (as HpBandSter does), so the plan never stalls; brackets cycle until the
 backend stops, or until ``iterations`` brackets / ``max_trials`` trials when those are set (then
-:meth:`next_action` says ``done``).  A failed trial never blocks a rung: it is dropped from the ranking.
+:meth:`next_action` says ``done``).  A backend with a finite number of trials closes the intake
+(:meth:`close_intake`): the bracket still filling then decides on the trials it has (the best
+``max(1, floor(n / eta))`` of a rung go on, so one of them reaches ``max_budget``).  A failed trial never
+blocks a rung: it is dropped from the ranking.
 """
 from __future__ import annotations
 
@@ -129,6 +132,12 @@ class SuccessiveHalving(RungScheduler):
                 and reached >= self.rungs[b.stage] * (1 - 1e-12) and t.results[reached] is not None):
             b.values[b.k][t.id] = t.results[reached]
         self._decide_rung(b)
+
+    def _intake_closed(self) -> None:
+        for b in self._open():  # a bracket still filling keeps the trials it has and decides on them
+            if b.to_start > 0:
+                b.to_start = 0
+                self._decide_rung(b)
 
     # ---- promotion (Li et al. 2018, Algorithm 1: keep the top floor(n_i / eta)) -----------------------
     def _decide_rung(self, b: Bracket, current: TrialState | None = None) -> Decision | None:

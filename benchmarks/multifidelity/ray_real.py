@@ -196,6 +196,8 @@ def markdown(meta: dict, runs: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seed-list", default=None,
+                    help="comma-separated seeds to run instead of 0 .. seeds-1 (e.g. a repeatability check)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--num-samples", type=int, default=27)
     ap.add_argument("--max-epochs", type=int, default=20)
@@ -217,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     partial = out.with_suffix(".partial.json")
     done = json.loads(partial.read_text()) if partial.exists() else []  # resume after an interruption
-    for seed in range(args.seeds):
+    seeds = [int(x) for x in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
+    for seed in seeds:
         for m in methods:  # interleaved, so that a change of machine load hits every method alike
             prev = [r for r in done if r["seed"] == seed and r.get("arm") == m
                     and r.get("settings") == [args.num_samples, args.max_epochs, args.concurrency]]
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
     loads = [r["load_before"][0] for r in runs] + [r["load_after"][0] for r in runs]
     meta = {"command": command_line(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "seeds": args.seeds, "num_samples": args.num_samples,
+            "git_commit": git_commit(), "seeds": len(seeds), "num_samples": args.num_samples,
             "max_epochs": args.max_epochs, "concurrency": args.concurrency, "load_start": round(load_start, 2),
             "load_range": [round(min(loads), 2), round(max(loads), 2)], "ray": ver("ray"),
             "hpbandster": ver("hpbandster")}

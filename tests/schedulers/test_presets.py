@@ -66,3 +66,12 @@ def test_bohb_asks_for_multivariate_tpe_and_user_kwargs_win(monkeypatch):
 def test_unknown_preset():
     with pytest.raises(SchedulerError, match="unknown preset"):
         presets.create_pair("bohhb", spaces.continuous(), 1, 27)
+
+
+def test_unknown_scheduler_names_the_presets_too():
+    from tunestack.schedulers import create
+
+    with pytest.raises(SchedulerError, match=r"unknown scheduler 'nope'.*presets .*'bohb'"):
+        create("nope")
+    with pytest.raises(SchedulerError, match="'bohb' is a preset"):
+        create("bohb", min_budget=1, max_budget=9)

@@ -29,4 +29,13 @@ def create(name: str | Scheduler | None, **kwargs: Any) -> Scheduler:
     """A scheduler core by name (``None`` means ``"fifo"``); kwargs pass through."""
     if isinstance(name, Scheduler):
         return name
-    return _REGISTRY.resolve(name or "fifo")(**kwargs)
+    try:
+        cls = _REGISTRY.resolve(name or "fifo")
+    except SchedulerError as e:
+        from .presets import PRESETS
+        if name in PRESETS:
+            raise SchedulerError(f"{name!r} is a preset (a scheduler with its searcher), not a scheduler core: "
+                                 f"pass it as scheduler= to tune() or simulate(), or build the pair with "
+                                 f"tunestack.schedulers.presets.{name}(space, min_budget, max_budget)") from None
+        raise SchedulerError(f"{e}; presets (a scheduler with its searcher): {sorted(PRESETS)}") from None
+    return cls(**kwargs)

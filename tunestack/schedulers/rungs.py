@@ -3,8 +3,9 @@
 A rung is a budget of :func:`~tunestack.schedulers.base.rung_budgets`; a trial decides only when a
 report reaches the rung it runs to (its milestone) and simply continues in between.  This module holds
 what the synchronous and the asynchronous cores share: the rung ladder, the trial budget of a plan
-(``max_trials``, and :meth:`RungScheduler.close_intake`, which sets it to the trials added), the end-of-trial hook, the guard against late results, and the list of paused trials
-that were later stopped (so a backend can free their checkpoints).
+(``max_trials``, which :meth:`RungScheduler.close_intake` sets to the trials added), the end-of-trial
+hook, the guard against late results, and the list of paused trials that were later stopped (so a
+backend can free their checkpoints).
 """
 from __future__ import annotations
 

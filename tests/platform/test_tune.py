@@ -279,3 +279,19 @@ def test_a_preset_gives_its_searcher_settings_unless_another_searcher_is_named(s
                    searcher_kwargs={"n_startup": 4, "magic_clip": 0.8})
     s, _ = _resolve_algorithms(spec, space)
     assert s.n_startup == 4 and s.config.magic_clip == 0.8 and s.config.multivariate
+
+
+def test_summary_says_when_the_best_value_is_below_max_budget(capsys):
+    import pandas as pd
+
+    from tunestack.platform.runner import TuneResult, _print_summary
+
+    table = pd.DataFrame({"trial_id": ["a", "b"], "value": [0.3, 0.5], "budget": [9.0, 3.0],
+                          "status": ["stopped: time_budget_s=8 reached", "stopped early"]})
+    cut = TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0)
+    _print_summary(cut, 1.0)
+    assert "no trial reached max_budget=27; the best value is at budget 9" in capsys.readouterr().out
+    table.loc[0, "budget"] = 27.0
+    _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
+    _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)  # no scheduler
+    assert "max_budget" not in capsys.readouterr().out

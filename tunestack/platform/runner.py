@@ -93,6 +93,7 @@ class TuneResult:
     best_checkpoint: str | None = None
     interrupted: bool = False
     coordinator: Coordinator | None = field(default=None, repr=False)
+    max_budget: float | None = None  # with a scheduler: the budget a trial completes at
 
     @property
     def n_failed(self) -> int:
@@ -421,7 +422,8 @@ def _collect(coord: Coordinator, grid: Any, spec: JobSpec, space: SearchSpace, j
             best_ckpt = r.checkpoint.path
     return TuneResult(best_config, best[1] if best else None, best[0] if best else None, table, job_dir,
                       spec.metric, spec.mode, best_checkpoint=best_ckpt, interrupted=interrupted,
-                      coordinator=coord)
+                      coordinator=coord,
+                      max_budget=spec.max_budget if spec.scheduler not in (None, "fifo") else None)
 
 
 def _short_error(err: BaseException) -> str:
@@ -476,10 +478,25 @@ def _write_artifacts(out: str, result: TuneResult, space: SearchSpace, coord: Co
     return [p for p in paths.values() if os.path.exists(p)]
 
 
+def _best_below_max_budget(result: TuneResult) -> float | None:
+    """The best trial's budget when a scheduler's job has no trial at max_budget (cut by a time budget,
+    an interrupt or failures), else None."""
+    if result.max_budget is None or result.best_trial_id is None or not len(result.table):
+        return None
+    budget = result.table.loc[result.table["trial_id"] == result.best_trial_id, "budget"]
+    if budget.empty or float(budget.iloc[0]) >= result.max_budget * (1 - 1e-9):
+        return None
+    return float(budget.iloc[0])
+
+
 def _print_summary(result: TuneResult, seconds: float) -> None:
     n = len(result.table)
     lines = [f"tunestack: {n} trials in {seconds:.1f}s; best {result.metric} = {result.best_value} "
              f"(trial {result.best_trial_id})", f"  best config: {result.best_config}"]
+    short = _best_below_max_budget(result)
+    if short is not None:
+        lines.append(f"  note: no trial reached max_budget={result.max_budget:g}; the best value is at budget "
+                     f"{short:g}")
     if result.n_failed:
         errs = result.table.loc[result.table["status"].str.startswith("failed")]
         first = errs["error"].dropna().iloc[0] if "error" in errs and errs["error"].notna().any() else \

@@ -107,8 +107,10 @@ def test_fewer_samples_than_a_bracket_still_train_one_to_max_budget(ray_local, t
     full = table[table["budget"] >= MAX_BUDGET]
     assert len(full) >= 1 and (full["status"] == "completed").all(), table
     assert result.best_value == pytest.approx(full["value"].min())
-    # the one that went on is the best of the four (the curves keep their order: loss = x^2 + 1/epoch)
-    assert full.iloc[0]["config/x"] ** 2 == pytest.approx((table["config/x"] ** 2).min())
+    if scheduler == "hyperband":  # its rung waits for all four: the one that went on is the best of them
+        # (the curves keep their order: loss = x^2 + 1/epoch); ASHA may have promoted before the 4th result
+        assert len(full) == 1
+        assert full.iloc[0]["config/x"] ** 2 == pytest.approx((table["config/x"] ** 2).min())
 
 
 def test_scheduler_needs_max_budget(tmp_path):

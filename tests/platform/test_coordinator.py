@@ -120,3 +120,16 @@ def test_reconcile_with_a_scheduler_core(tmp_path):
     assert b.scheduler.trial_status("r1")["status"] == "failed"
     assert b.suggest("r1b") == c1
     assert b.on_result("r1b", {"loss": 0.5, "training_iteration": 1}) in ("continue", "pause", "stop")
+
+
+def test_a_report_past_max_budget_is_stopped_and_does_not_replace_the_value_at_max_budget(tmp_path):
+    """A function that trains on past max_budget: the trial's value stays the one at max_budget."""
+    a = _coordinator(tmp_path, scheduler="fifo", num_samples=1)
+    a.suggest("r1")
+    decisions = [a.on_result("r1", {"loss": 1.0 / b, "training_iteration": b}) for b in (1, 2, 3, 4)]
+    assert decisions == ["continue"] * 4  # at max_budget the function may still return by itself
+    assert a.on_result("r1", {"loss": 0.01, "training_iteration": 5}) == "stop"
+    a.on_complete("r1", {"loss": 0.01, "training_iteration": 5}, False)
+    t = a.trials["r1"]
+    assert t.outcome == "completed" and t.budget == 4 and t.last_value == pytest.approx(0.25)
+    assert a.best(max_budget=4) == ("r1", pytest.approx(0.25))

@@ -116,3 +116,23 @@ def test_fewer_samples_than_a_bracket_still_train_one_to_max_budget(ray_local, t
 def test_scheduler_needs_max_budget(tmp_path):
     with pytest.raises(ts.TuneError, match="max_budget"):
         curve.tune(scheduler="asha", storage_path=str(tmp_path), tracking=False)
+
+
+def test_a_pause_without_a_checkpoint_warns_once(caplog):
+    """A paused trial whose function reports no checkpoint would retrain from scratch when promoted."""
+    from types import SimpleNamespace
+
+    from tunestack.platform.ray_adapters import RayScheduler
+
+    coordinator = SimpleNamespace(on_result=lambda tid, result: result["decision"],
+                                  scheduler=SimpleNamespace(name="asha"))
+    sched = RayScheduler(coordinator)
+    trial = SimpleNamespace(trial_id="t1")
+    with caplog.at_level("WARNING", logger="tunestack"):
+        assert sched.on_trial_result(None, trial, {"decision": "pause", "checkpoint_dir_name": "c1"}) == "PAUSE"
+        assert sched.on_trial_result(None, trial, {"decision": "continue"}) == "CONTINUE"
+        assert not [r for r in caplog.records if "no checkpoint" in r.getMessage()]
+        sched.on_trial_result(None, trial, {"decision": "pause"})
+        sched.on_trial_result(None, SimpleNamespace(trial_id="t2"), {"decision": "pause"})
+    warned = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
+    assert len(warned) == 1 and "trial t1 is paused by the 'asha' scheduler" in warned[0]

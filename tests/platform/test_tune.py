@@ -290,7 +290,12 @@ def test_summary_says_when_the_best_value_is_below_max_budget(capsys):
                           "status": ["stopped: time_budget_s=8 reached", "stopped early"]})
     cut = TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0)
     _print_summary(cut, 1.0)
-    assert "no trial reached max_budget=27; the best value is at budget 9" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no trial reached max_budget=27; the best value is at budget 9" in out
+    assert "returned by themselves" not in out  # cut by the time budget, not a function shorter than max_budget
+    short = table.assign(status=["completed", "stopped early"])
+    _print_summary(TuneResult({"x": 1}, 0.3, "a", short, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
+    assert "trials returned by themselves at budget 9, below max_budget" in capsys.readouterr().out
     table.loc[0, "budget"] = 27.0
     _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
     _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)  # no scheduler

@@ -227,7 +227,9 @@ class Coordinator:
         return stop
 
     def _end(self, ray_id: str, info: TrialInfo, result: Mapping[str, Any] | None, error: bool) -> None:
-        if result:
+        # A trial the scheduler completed at max_budget keeps its value there: a function that trains on
+        # past max_budget is stopped at its next report, and that extra result is not the trial's value.
+        if result and info.outcome != "completed":
             v = _finite(result.get(self.metric))
             if v is not None or self.metric in result:
                 info.last_value = v

@@ -128,6 +128,7 @@ class RayScheduler(TrialScheduler):
         self.coordinator = coordinator
         self._checked: set[str] = set()  # trials whose checkpoint this driver has checked exists
         self._last_snapshot = -math.inf
+        self._warned_no_checkpoint = False
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_checked"}
@@ -135,6 +136,7 @@ class RayScheduler(TrialScheduler):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._checked, self._last_snapshot = set(), -math.inf
+        self._warned_no_checkpoint = self.__dict__.get("_warned_no_checkpoint", False)
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         return True
@@ -146,7 +148,16 @@ class RayScheduler(TrialScheduler):
         """Handled in the searcher adapter's on_trial_complete(error=True)."""
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
-        return self._DECISIONS[self.coordinator.on_result(trial.trial_id, result)]
+        decision = self.coordinator.on_result(trial.trial_id, result)
+        if decision == "pause" and not result.get("checkpoint_dir_name") and not self._warned_no_checkpoint:
+            self._warned_no_checkpoint = True
+            log.warning("tunestack: trial %s is paused by the %r scheduler, but its function reported no "
+                        "checkpoint with this result: if it is promoted it starts again from the beginning "
+                        "and retrains what it had trained. Pass checkpoint= to ts.report and read "
+                        "ts.load_checkpoint() at the start (README, The decorator), or use a stopping "
+                        "scheduler (scheduler_kwargs={'promotion': False} for asha).", trial.trial_id,
+                        getattr(self.coordinator.scheduler, "name", "?"))
+        return self._DECISIONS[decision]
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
         """Handled in the searcher adapter's on_trial_complete."""

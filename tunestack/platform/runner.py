@@ -497,6 +497,11 @@ def _print_summary(result: TuneResult, seconds: float) -> None:
     if short is not None:
         lines.append(f"  note: no trial reached max_budget={result.max_budget:g}; the best value is at budget "
                      f"{short:g}")
+        done = result.table.loc[result.table["status"] == "completed", "budget"]
+        if len(done):
+            lines.append(f"  note: trials returned by themselves at budget {float(done.max()):g}, below max_budget: "
+                         "set max_budget to the budget your function trains to (its rungs and its best value "
+                         "depend on it)")
     if result.n_failed:
         errs = result.table.loc[result.table["status"].str.startswith("failed")]
         first = errs["error"].dropna().iloc[0] if "error" in errs and errs["error"].notna().any() else \

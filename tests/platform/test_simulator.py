@@ -92,6 +92,18 @@ def test_step_reports_every_epoch_and_costs_add_up():
     assert [h["decision"] for h in r.history[:5]] == ["continue"] * 4 + ["stop"]
 
 
+def test_a_curve_reading_scheduler_gets_a_report_every_min_budget_by_default():
+    """Without step, lce would see one point per trial (at max_budget) and never stop anything."""
+    r = simulate(toy_curve, toy_space(), scheduler="lce", min_budget=1, max_budget=8, max_evaluations=16, seed=0)
+    assert [h["budget"] for h in r.history] == [1, 2, 3, 4, 5, 6, 7, 8] * 2
+    r = simulate(toy_curve, toy_space(), scheduler="lce", min_budget=0.5, max_budget=2, max_evaluations=4, seed=0)
+    assert [h["budget"] for h in r.history] == [0.5, 1.0, 1.5, 2.0]
+    r = simulate(toy_curve, toy_space(), scheduler="lce", max_budget=8, step=4, max_evaluations=4, seed=0)
+    assert [h["budget"] for h in r.history] == [4, 8, 4, 8]  # an explicit step wins
+    r = simulate(toy_curve, toy_space(), max_budget=8, max_evaluations=2, seed=0)
+    assert [h["budget"] for h in r.history] == [8, 8]  # fifo: only the budgets decided at
+
+
 def test_deterministic():
     kw = dict(scheduler="asha", max_budget=27, workers=3, max_time=400, seed=5)
     a, b = simulate(toy_curve, toy_space(), **kw), simulate(toy_curve, toy_space(), **kw)

@@ -529,9 +529,15 @@ def test_a_bounded_scheduler_stops_an_impossible_extrapolation_sooner_and_unbind
     assert back.bounded and not back._positive
     with pytest.raises(SchedulerError, match="bounded"):
         create("lce", max_budget=10, bounded="yes")
-    mx = create("lce", min_budget=1, max_budget=T, mode="max", bounded=True)
+    mx = create("lce", min_budget=1, max_budget=T, mode="max", bounded=True, optimum=0.0)
     mx.add_trial("acc")
-    mx.on_result("acc", 1.0, 0.8)  # an accuracy: negative in the minimization direction
+    mx.on_result("acc", 1.0, 0.8)  # optimum 0 with mode max: an accuracy is below it, no bound
+    assert not mx._positive
+    mx = create("lce", min_budget=1, max_budget=T, mode="max", bounded=True)  # optimum "auto": 1
+    mx.add_trial("acc")
+    mx.on_result("acc", 1.0, 0.8)
+    assert mx._positive and mx.floor == -1.0  # the bound is the optimum: an accuracy cannot pass 1
+    mx.on_result("acc", 2.0, 1.2)  # not an accuracy after all
     assert not mx._positive
 
 
@@ -546,3 +552,51 @@ def test_student_t_log_density_of_a_huge_deviation_is_minus_inf_without_a_warnin
         warnings.simplefilter("error")
         out = _t_logpdf(np.array([0.0, 1e160, -1e200]), 3.0)
     assert np.isfinite(out[0]) and out[1] == -np.inf and out[2] == -np.inf
+
+
+# ---- the optimum: accuracy curves (mode="max") get the log space of their distance to 1 --------------
+def _mirror_runs(error_curves, probe, **kw):
+    """The same curves run as errors (mode min) and as accuracies 1 - error (mode max)."""
+    out = {}
+    for mode in ("min", "max"):
+        s = create("lce", min_budget=1, max_budget=T, seed=0, mode=mode, **kw)
+        for i, c in enumerate(error_curves):
+            _run_trial(s, f"inc{i}", c if mode == "min" else 1.0 - c)
+        s.add_trial("p")
+        for b, v in zip(BUDGETS[:15], probe[:15]):
+            s.on_result("p", float(b), float(v if mode == "min" else 1.0 - v))
+        out[mode] = s
+    return out
+
+
+def test_an_accuracy_curve_is_predicted_as_its_error_curve():
+    """mode="max" with an accuracy and mode="min" with 1 - accuracy make the same predictions (the log
+    space fits log(1 - accuracy)); with optimum=0 the accuracy run loses the log space."""
+    finals = (0.06, 0.07, 0.08)
+    curves = [f + 0.5 * np.exp(-BUDGETS / 6) for f in finals]
+    probe = 0.12 + 0.5 * np.exp(-BUDGETS / 6)
+    runs = _mirror_runs(curves, probe)
+    lo, hi = runs["min"], runs["max"]
+    assert hi.floor == -1.0 and lo.floor == 0.0
+    p_min, p_max = lo.predict("p"), hi.predict("p")
+    assert p_max.log.any() and p_max.space_weights["log"] == pytest.approx(p_min.space_weights["log"], rel=1e-6)
+    assert p_max.median() == pytest.approx(p_min.median(), rel=1e-6)  # both the distance to the optimum
+    assert lo.log_weight == pytest.approx(hi.log_weight, rel=1e-6)
+    assert hi.trial_status("p")["status"] == lo.trial_status("p")["status"]
+    no_log = _mirror_runs(curves, probe, optimum=0.0)["max"]
+    assert not no_log.predict("p").log.any()
+    with pytest.raises(SchedulerError, match="optimum"):
+        create("lce", max_budget=T, optimum="one")
+
+
+def test_auto_optimum_is_zero_for_a_maximized_metric_outside_the_unit_interval():
+    s = create("lce", min_budget=1, max_budget=T, mode="max")
+    assert s.floor is None
+    s.add_trial("a")
+    s.on_result("a", 1.0, 35.0)  # a reward, not an accuracy
+    assert s.floor == 0.0
+    back = create("lce", min_budget=1, max_budget=T, mode="max")
+    back.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert back.floor == 0.0 and back.optimum == "auto"
+    fixed = create("lce", min_budget=1, max_budget=T, mode="max", optimum=100)  # a percentage
+    assert fixed.floor == -100.0

@@ -118,7 +118,8 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     ``searcher``/``scheduler``: names or core objects; ``scheduler=None`` is FIFO; a preset name
     (``"bohb"``) brings its searcher unless one is given.  ``step``: trials report at every multiple of
     ``step`` (e.g. 1 = every epoch, for learning-curve schedulers); ``None`` reports only at the budgets
-    the scheduler decides at.  Extra keyword arguments go to the scheduler (``max_trials=``,
+    the scheduler decides at, except for a scheduler that reads whole curves (``"lce"``), where it
+    defaults to ``min_budget`` (one report per epoch when budgets are epochs from 1).  Extra keyword arguments go to the scheduler (``max_trials=``,
     ``promotion=False`` ...).  Ends at ``max_time`` (simulated seconds), ``max_evaluations`` (reports)
     or when the scheduler says ``done``.
     """
@@ -129,6 +130,8 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     if step is not None and not (math.isfinite(step) and step > 0):
         raise SimulationError(f"step must be a positive number or None, got {step!r}")
     sched = _make_scheduler(scheduler, searcher, min_budget, max_budget, eta, mode, seed, scheduler_kwargs)
+    if step is None and sched.reads_curves:
+        step = sched.min_budget
     srch = _make_searcher(scheduler, searcher, space, mode, seed, searcher_kwargs or {})
     sim = _Simulation(objective, srch, sched, int(workers), float(max_time), max_evaluations, step)
     return sim.run()

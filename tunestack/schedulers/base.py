@@ -104,6 +104,9 @@ class Scheduler:
     """Base class of every scheduler core.  Subclasses implement the decisions."""
 
     name: ClassVar[str] = "base"
+    #: the scheduler reads whole learning curves: a backend without a natural reporting interval (the
+    #: simulator) reports every ``min_budget`` of training, not only at the budgets decided at
+    reads_curves: ClassVar[bool] = False
 
     def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
                  mode: str = "min", seed: int | None = None):

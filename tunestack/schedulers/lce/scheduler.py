@@ -58,9 +58,15 @@ class LCEScheduler(Scheduler):
     condition every prediction on a positive final while every result of the run so far has been
     positive (a loss, an error rate; default off: on development curves it saved 2-5 points more and
     stopped the noisy eventual best of one generated set in 3 of 20 seeds, ``benchmarks/lce/README.md``).
+    ``optimum``: the best value the metric can take, in the user's direction (0 for a loss or an error
+    rate, 1 for an accuracy); the log value space fits the logarithm of the curve's distance to it, so an
+    accuracy curve (``mode="max"``) gets the log space as an error curve does.  ``"auto"`` (default): 0
+    with ``mode="min"``; with ``mode="max"``, 1 if the run's first result lies in [0, 1] (an accuracy,
+    an AUC, an F1 score), else 0.  The identity space does not depend on it.
     """
 
     name = "lce"
+    reads_curves = True
 
     def __init__(self, min_budget: float = 1.0, max_budget: float = 81.0, eta: float = 3.0,
                  mode: str = "min", seed: int | None = None, threshold: float = 0.05,
@@ -68,7 +74,7 @@ class LCEScheduler(Scheduler):
                  check_growth: float = 1.1, check_every: int = 1, divergence_factor: float = 10.0,
                  max_points: int = 100, recalibration: str = "scale_widen", prior_weight: float = 2.0,
                  temper: float = TEMPER, g_prior: str = "hyper-g/n", spaces: tuple[str, ...] | list = SPACES,
-                 burn_in: float = 0.0, bounded: bool = False):
+                 burn_in: float = 0.0, bounded: bool = False, optimum: float | str = "auto"):
         super().__init__(min_budget, max_budget, eta, mode, seed)
         _check("threshold", threshold, 0.0 < threshold < 0.5, "in (0, 0.5)")
         _check("min_points", min_points, isinstance(min_points, int) and min_points >= MIN_POINTS,
@@ -96,7 +102,12 @@ class LCEScheduler(Scheduler):
         self.burn_in = float(burn_in)
         _check("bounded", bounded, isinstance(bounded, bool), "True or False")
         self.bounded = bounded
-        self._positive = True  # every result of the run so far > 0 (in the minimization direction)
+        _check("optimum", optimum, optimum == "auto" or (not isinstance(optimum, (bool, str)) and _finite(optimum)),
+               '"auto" or a finite number')
+        self.optimum = optimum if optimum == "auto" else float(optimum)
+        # the optimum in the minimization direction (the results' direction); None until "auto" resolves
+        self.floor: float | None = None if optimum == "auto" else self._to_min(float(optimum))
+        self._positive = True  # every result of the run so far > floor (in the minimization direction)
         self.last_prediction: dict[str, dict] = {}  # trial id -> the latest decision's numbers
         self.backtests: dict[str, list[list]] = {}  # completed trial id -> back-test records (its final)
         self.horizon_tests: dict[str, list[list]] = {}  # stopped trial id -> back-tests of its last result
@@ -110,13 +121,21 @@ class LCEScheduler(Scheduler):
             t.results[float(budget)] = None
             return self._finish(t, FAILED, f"failed: diverged (the value at budget {float(budget):g} is "
                                            f"{value!r}, not a finite number)")
-        if _finite(value) and (float(value) if self.mode == "min" else -float(value)) <= 0.0:
+        if _finite(value) and self.floor is None:  # optimum "auto": decided by the run's first result
+            self.floor = -1.0 if self.mode == "max" and 0.0 <= float(value) <= 1.0 else 0.0
+        if _finite(value) and self._to_min(float(value)) <= self._floor():
             self._positive = False  # before the decision this value is part of
         was_running = t.status == RUNNING
         dec = super().on_result(trial_id, budget, value)
         if was_running and t.status in (COMPLETED, STOPPED):
             self._backtest(t)
         return dec
+
+    def _to_min(self, value: float) -> float:
+        return value if self.mode == "min" else -value
+
+    def _floor(self) -> float:
+        return 0.0 if self.floor is None else self.floor
 
     def incumbent(self) -> float | None:
         """The best value at ``max_budget`` among completed trials (minimization), if enough completed."""
@@ -125,7 +144,8 @@ class LCEScheduler(Scheduler):
         return min(finals) if len(finals) >= self.min_completed else None
 
     def predict(self, trial_id: str) -> Prediction:
-        """The posterior predictive of the trial's value at ``max_budget`` (minimization direction)."""
+        """The posterior predictive of the trial's value at ``max_budget``, in the minimization direction
+        and less ``floor`` (the optimum in that direction: 0 unless ``optimum`` says otherwise)."""
         budgets, values = self._curve(self._get(trial_id))
         if len(budgets) < MIN_POINTS:
             raise SchedulerError(f"trial {trial_id!r} has {len(budgets)} finite results; a prediction "
@@ -149,11 +169,11 @@ class LCEScheduler(Scheduler):
         budgets, values = self._curve(t)
         n = len(budgets)
         pred = self._predict(np.asarray(budgets) / self.max_budget, np.asarray(values))
-        p_raw = pred.cdf(y_star)
+        p_raw = pred.cdf(y_star - self._floor())
         p_beat = self._recalibrated(p_raw, budget / self.max_budget)
         self.last_prediction[t.id] = {"budget": budget, "p_raw": p_raw, "p_beat": p_beat}
         if p_beat < self.threshold:
-            median = pred.median()  # only a stop needs it: half the cost of a decision
+            median = pred.median() + self._floor()  # only a stop needs it: half the cost of a decision
             self.last_prediction[t.id]["median"] = median
             return self._finish(t, STOPPED, f"stopped early: P(final beats the incumbent) = {p_beat:.3g} "
                                             f"< {self.threshold:g} after {n} results",
@@ -205,7 +225,7 @@ class LCEScheduler(Scheduler):
             finals = [v for b, v in t.results.items() if b >= self.max_budget and v is not None]
             if not finals:
                 return
-            self.backtests[t.id] = backtest(budgets, values, self.max_budget, finals[-1], self.min_points,
+            self.backtests[t.id] = backtest(budgets, values, self.max_budget, finals[-1] - self._floor(), self.min_points,
                                             self.min_fraction, self._predict)
         elif len(budgets) > self.min_points:
             recs = backtest(budgets[:-1], values[:-1], self.max_budget, values[-1], self.min_points,
@@ -233,8 +253,9 @@ class LCEScheduler(Scheduler):
         return ""
 
     def _curve(self, t: TrialState) -> tuple[list[float], list[float]]:
-        """The trial's finite results below ``max_budget``, thinned to at most ``max_points``."""
-        pts = sorted((b, v) for b, v in t.results.items() if v is not None and b < self.max_budget)
+        """The trial's finite results below ``max_budget`` less ``floor``, thinned to at most ``max_points``."""
+        floor = self._floor()
+        pts = sorted((b, v - floor) for b, v in t.results.items() if v is not None and b < self.max_budget)
         if len(pts) > self.max_points:
             step = (len(pts) - 1) / (self.max_points - 1)
             pts = [pts[int(round(i * step))] for i in range(self.max_points)]
@@ -243,7 +264,8 @@ class LCEScheduler(Scheduler):
     # ---- state ---------------------------------------------------------------------------------
     def _get_state(self) -> dict:
         return {**{k: getattr(self, k) for k in _OPTIONS}, "last_prediction": self.last_prediction,
-                "backtests": self.backtests, "horizon_tests": self.horizon_tests, "log_weight": self.log_weight}
+                "backtests": self.backtests, "horizon_tests": self.horizon_tests, "log_weight": self.log_weight,
+                "floor": self.floor}
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         for key in _OPTIONS:
@@ -253,13 +275,14 @@ class LCEScheduler(Scheduler):
         self.backtests = {k: [list(x) for x in v] for k, v in (state.get("backtests") or {}).items()}
         self.horizon_tests = {k: [list(x) for x in v] for k, v in (state.get("horizon_tests") or {}).items()}
         self.log_weight = float(state.get("log_weight", 0.5))
-        self._positive = all(v is None or v > 0.0 for t in self.trials.values() for v in t.results.values())
+        self.floor = state.get("floor", 0.0 if self.optimum == "auto" else self._to_min(self.optimum))
+        self._positive = all(v is None or v > self._floor() for t in self.trials.values() for v in t.results.values())
         self._update_pits()
 
 
 _OPTIONS = ("threshold", "min_points", "min_fraction", "min_completed", "check_growth", "check_every",
             "divergence_factor", "max_points", "recalibration", "prior_weight", "temper", "g_prior", "spaces",
-            "burn_in", "bounded")
+            "burn_in", "bounded", "optimum")
 _RECAL = {"scale": scale_recalibrate, "scale_widen": scale_recalibrate, "probit": probit_recalibrate,
           "empirical": empirical_recalibrate, "none": None}
 

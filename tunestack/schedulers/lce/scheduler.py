@@ -242,9 +242,11 @@ class LCEScheduler(Scheduler):
 
     def _divergence(self, t: TrialState, value: float) -> str:
         """Why ``value`` counts as an exploding curve, or ``""`` (a scale-free, direction-free rule)."""
-        finite = [v for _, v in sorted(t.results.items()) if v is not None]
+        floor = self._floor()  # values as distances to the optimum: an accuracy's scale is its error's
+        finite = [v - floor for _, v in sorted(t.results.items()) if v is not None]
         if len(finite) < 2:
             return ""
+        value -= floor
         best = min(finite[:-1])
         scale = max(abs(finite[0] - best), abs(best), 1e-12)
         jump = (value - best) / scale

@@ -17,7 +17,9 @@ the simulator) drives it like this::
 After :meth:`Scheduler.close_intake` no new trial comes, so the rung-based cores decide their rungs with
 the trials they have (a truncated bracket promotes its best ``floor(n / eta)``, at least one), and at least
 one trial that reached the first rung goes on to ``max_budget`` instead of waiting for results that will
-never arrive.
+never arrive.  A core that reads whole learning curves (``reads_curves``, the ``lce`` rule) wants a
+result at every step of training, not only at its milestones; the simulator then reports every
+``min_budget``.
 
 Budgets are whatever the user chooses (epochs, iterations, data fraction) between ``min_budget`` and
 ``max_budget``.  Cores minimize: ``mode="max"`` flips values once, in :meth:`Scheduler.on_result`.

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from typing import Any
 
 
 class Registry:
@@ -27,6 +29,22 @@ class Registry:
             except (ImportError, AttributeError) as e:
                 raise self._error(f"{self.kind} {name!r} is registered but cannot be loaded: {e}") from e
         return target
+
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``resolve(name)(*args, **kwargs)``; an option the class does not take is the registry's error,
+        naming the options it does take (not a bare ``TypeError`` from deep inside a tuning job)."""
+        cls = self.resolve(name)
+        try:
+            params = inspect.signature(cls).parameters
+        except (TypeError, ValueError):  # no introspectable signature: let the call speak
+            return cls(*args, **kwargs)
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            unknown = sorted(k for k in kwargs if k not in params)
+            if unknown:
+                options = sorted(k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+                raise self._error(f"{self.kind} {name!r} has no option {', '.join(map(repr, unknown))}; "
+                                  f"its options: {options}")
+        return cls(*args, **kwargs)
 
     def available(self) -> list[str]:
         """Names whose modules import."""

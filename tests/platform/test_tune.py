@@ -300,3 +300,20 @@ def test_summary_says_when_the_best_value_is_below_max_budget(capsys):
     _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
     _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)  # no scheduler
     assert "max_budget" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"searcher": "tpe", "searcher_kwargs": {"n_startp": 4}}, r"searcher 'tpe' has no option 'n_startp'; its options: \[.*'n_startup'"),
+    ({"scheduler": "asha", "scheduler_kwargs": {"optimum": 1.0}}, r"scheduler 'asha' has no option 'optimum'; its options: \[.*'promotion'"),
+    ({"scheduler": "bohb", "searcher_kwargs": {"magic": 0.5}}, r"searcher 'tpe' has no option 'magic'"),
+])
+def test_a_misspelt_option_names_the_options_there_are(kw, match):
+    """An option the searcher or scheduler does not take is a clear error before any trial runs."""
+    from tests import spaces
+    from tunestack.platform.runner import JobSpec, _resolve_algorithms
+    from tunestack.schedulers import SchedulerError
+    from tunestack.searchers import SearcherError
+    from tunestack.space import SearchSpace
+
+    with pytest.raises((SearcherError, SchedulerError), match=match):
+        _resolve_algorithms(JobSpec(metric="loss", max_budget=9, **kw), SearchSpace(spaces.continuous()))

@@ -28,7 +28,7 @@ def create(name: str | Searcher, space: Any = None, mode: str = "min", seed: int
     """A searcher by name: ``create("tpe", space, mode="min", seed=0)``; kwargs pass through."""
     if isinstance(name, Searcher):
         return name
-    cls = _REGISTRY.resolve(name)
+    _REGISTRY.resolve(name)
     if space is None:
         raise SearcherError("create() needs a search space")
-    return cls(space, mode=mode, seed=seed, **kwargs)
+    return _REGISTRY.build(name, space, mode=mode, seed=seed, **kwargs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--min-budget", type=float, default=1.0)
     r.add_argument("--max-budget", type=float, default=None)
     r.add_argument("--eta", type=float, default=3.0)
+    r.add_argument("--searcher-kwargs", type=_json_options, default=None, metavar="JSON",
+                   help='searcher options, e.g. \'{"n_startup": 5}\'')
+    r.add_argument("--scheduler-kwargs", type=_json_options, default=None, metavar="JSON",
+                   help='scheduler options, e.g. \'{"promotion": false}\' (asha) or \'{"optimum": 100}\' (lce)')
+    r.add_argument("--time-budget-s", type=float, default=None, help="stop the job after this many seconds")
     r.add_argument("--tracking-uri", default=None)
     r.add_argument("--no-tracking", action="store_true")
     r.add_argument("--resume", default=None, metavar="JOB_DIR", help="resume the job saved in JOB_DIR")
@@ -67,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--port", type=int, default=5000)
     return p
+
+
+def _json_options(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of options, got {text!r}")
+    return value
 
 
 def store_in_use(uri: str | None) -> str:
@@ -85,7 +101,9 @@ def _run(args: argparse.Namespace) -> int:
                          max_concurrent=args.max_concurrent, resources=resources, address=args.address,
                          name=args.name, storage_path=args.storage_path, seed=args.seed,
                          min_budget=args.min_budget, max_budget=args.max_budget, eta=args.eta,
-                         tracking=not args.no_tracking, tracking_uri=args.tracking_uri)
+                         tracking=not args.no_tracking, tracking_uri=args.tracking_uri,
+                         searcher_kwargs=args.searcher_kwargs, scheduler_kwargs=args.scheduler_kwargs,
+                         time_budget_s=args.time_budget_s)
     return 0 if result.best_value is not None else 1
 
 

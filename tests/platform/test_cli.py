@@ -46,7 +46,8 @@ def test_run_a_function_from_a_file(job_file, tmp_path):
     uri = f"sqlite:///{tmp_path}/cli.db"
     proc = subprocess.run(CLI + ["run", f"{job_file}:fit", "--num-samples", "3", "--seed", "0", "--name",
                                  "from-cli", "--storage-path", str(tmp_path / "runs"), "--tracking-uri", uri,
-                                 "--searcher", "tpe", "--searcher-kwargs", '{"n_startup": 2}', "--time-budget-s", "300"],
+                                 "--searcher", "tpe", "--searcher-kwargs", '{"n_startup": 2}',
+                                 "--time-budget-s", "300"],
                           capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tunestack: 3 trials" in proc.stdout and "best loss" in proc.stdout
@@ -80,7 +81,8 @@ def test_user_errors_exit_without_a_traceback(job_file, tmp_path):
 
 @pytest.mark.parametrize("extra,message", [
     (["--scheduler-kwargs", '{"optimum": 1}'], "scheduler 'asha' has no option 'optimum'"),
-    (["--searcher", "tpe", "--searcher-kwargs", '{"n_startp": 3}'], "searcher 'tpe' has no option 'n_startp'"),
+    (["--searcher", "tpe", "--searcher-kwargs", '{"n_startp": 3}'],
+     "searcher 'tpe' has no option 'n_startp'"),
     (["--scheduler-kwargs", "{promotion: false}"], "--scheduler-kwargs: not JSON"),
     (["--searcher-kwargs", "[1, 2]"], "expected a JSON object of options"),
 ])

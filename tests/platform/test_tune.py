@@ -303,8 +303,10 @@ def test_summary_says_when_the_best_value_is_below_max_budget(capsys):
 
 
 @pytest.mark.parametrize("kw, match", [
-    ({"searcher": "tpe", "searcher_kwargs": {"n_startp": 4}}, r"searcher 'tpe' has no option 'n_startp'; its options: \[.*'n_startup'"),
-    ({"scheduler": "asha", "scheduler_kwargs": {"optimum": 1.0}}, r"scheduler 'asha' has no option 'optimum'; its options: \[.*'promotion'"),
+    ({"searcher": "tpe", "searcher_kwargs": {"n_startp": 4}},
+     r"searcher 'tpe' has no option 'n_startp'; its options: \[.*'n_startup'"),
+    ({"scheduler": "asha", "scheduler_kwargs": {"optimum": 1.0}},
+     r"scheduler 'asha' has no option 'optimum'; its options: \[.*'promotion'"),
     ({"scheduler": "bohb", "searcher_kwargs": {"magic": 0.5}}, r"searcher 'tpe' has no option 'magic'"),
 ])
 def test_a_misspelt_option_names_the_options_there_are(kw, match):

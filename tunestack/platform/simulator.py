@@ -119,8 +119,9 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     (``"bohb"``) brings its searcher unless one is given.  ``step``: trials report at every multiple of
     ``step`` (e.g. 1 = every epoch, for learning-curve schedulers); ``None`` reports only at the budgets
     the scheduler decides at, except for a scheduler that reads whole curves (``"lce"``), where it
-    defaults to ``min_budget`` (one report per epoch when budgets are epochs from 1).  Extra keyword arguments go to the scheduler (``max_trials=``,
-    ``promotion=False`` ...).  Ends at ``max_time`` (simulated seconds), ``max_evaluations`` (reports)
+    defaults to ``min_budget`` (one report per epoch when budgets are epochs from 1).  Extra keyword
+    arguments go to the scheduler (``max_trials=``, ``promotion=False`` ...).  Ends at ``max_time``
+    (simulated seconds), ``max_evaluations`` (reports)
     or when the scheduler says ``done``.
     """
     if workers < 1 or int(workers) != workers:

@@ -5,7 +5,8 @@ After each result of a trial, the posterior predictive of its value at ``max_bud
 incumbent ``y*`` (the best value at ``max_budget`` of a completed trial).  The trial is stopped when
 ``p < threshold`` (the paper's delta = 0.05).  ``p`` first goes through a recalibration map learnt from
 back-tests of the completed trials (``recalibration``; see :mod:`.calibration`).  The predictive
-averages over two value spaces (the curve and, when positive, its logarithm; :mod:`.posterior`) with
+averages over two value spaces (the curve and, when it stays on one side of the metric's optimum, the
+logarithm of its distance to it, option ``optimum``; :mod:`.posterior`) with
 prior masses learnt from back-tests of the run's own ended trials: completed ones on their finals,
 stopped ones on their last result (``log_weight``; Bayesian stacking, Yao et al. 2018).  Fits are
 taken at the first result allowed to decide and then on a geometric grid of budgets (``check_growth``), so their
@@ -102,7 +103,8 @@ class LCEScheduler(Scheduler):
         self.burn_in = float(burn_in)
         _check("bounded", bounded, isinstance(bounded, bool), "True or False")
         self.bounded = bounded
-        _check("optimum", optimum, optimum == "auto" or (not isinstance(optimum, (bool, str)) and _finite(optimum)),
+        _check("optimum", optimum,
+               optimum == "auto" or (not isinstance(optimum, (bool, str)) and _finite(optimum)),
                '"auto" or a finite number')
         self.optimum = optimum if optimum == "auto" else float(optimum)
         # the optimum in the minimization direction (the results' direction); None until "auto" resolves
@@ -225,8 +227,8 @@ class LCEScheduler(Scheduler):
             finals = [v for b, v in t.results.items() if b >= self.max_budget and v is not None]
             if not finals:
                 return
-            self.backtests[t.id] = backtest(budgets, values, self.max_budget, finals[-1] - self._floor(), self.min_points,
-                                            self.min_fraction, self._predict)
+            self.backtests[t.id] = backtest(budgets, values, self.max_budget, finals[-1] - self._floor(),
+                                            self.min_points, self.min_fraction, self._predict)
         elif len(budgets) > self.min_points:
             recs = backtest(budgets[:-1], values[:-1], self.max_budget, values[-1], self.min_points,
                             self.min_fraction, self._predict, target_budget=budgets[-1])
@@ -278,7 +280,8 @@ class LCEScheduler(Scheduler):
         self.horizon_tests = {k: [list(x) for x in v] for k, v in (state.get("horizon_tests") or {}).items()}
         self.log_weight = float(state.get("log_weight", 0.5))
         self.floor = state.get("floor", 0.0 if self.optimum == "auto" else self._to_min(self.optimum))
-        self._positive = all(v is None or v > self._floor() for t in self.trials.values() for v in t.results.values())
+        self._positive = all(v is None or v > self._floor()
+                             for t in self.trials.values() for v in t.results.values())
         self._update_pits()
 
 

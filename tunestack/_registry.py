@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from typing import Any, Mapping
 
 
 class Registry:
@@ -30,21 +30,20 @@ class Registry:
                 raise self._error(f"{self.kind} {name!r} is registered but cannot be loaded: {e}") from e
         return target
 
-    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``resolve(name)(*args, **kwargs)``; an option the class does not take is the registry's error,
-        naming the options it does take (not a bare ``TypeError`` from deep inside a tuning job)."""
-        cls = self.resolve(name)
+    def check_options(self, name: str, cls: type, kwargs: Mapping[str, Any]) -> None:
+        """An option ``cls`` (``name``'s class) does not take is the registry's error, naming the options
+        it does take (not a bare ``TypeError`` from deep inside a tuning job)."""
         try:
             params = inspect.signature(cls).parameters
         except (TypeError, ValueError):  # no introspectable signature: let the call speak
-            return cls(*args, **kwargs)
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            unknown = sorted(k for k in kwargs if k not in params)
-            if unknown:
-                options = sorted(k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-                raise self._error(f"{self.kind} {name!r} has no option {', '.join(map(repr, unknown))}; "
-                                  f"its options: {options}")
-        return cls(*args, **kwargs)
+            return
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return
+        unknown = sorted(k for k in kwargs if k not in params)
+        if unknown:
+            options = sorted(k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+            raise self._error(f"{self.kind} {name!r} has no option {', '.join(map(repr, unknown))}; "
+                              f"its options: {options}")
 
     def available(self) -> list[str]:
         """Names whose modules import."""

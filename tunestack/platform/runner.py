@@ -499,8 +499,8 @@ def _print_summary(result: TuneResult, seconds: float) -> None:
                      f"{short:g}")
         done = result.table.loc[result.table["status"] == "completed", "budget"]
         if len(done):
-            lines.append(f"  note: trials returned by themselves at budget {float(done.max()):g}, below max_budget: "
-                         "set max_budget to the budget your function trains to (its rungs and its best value "
+            lines.append(f"  note: trials returned by themselves at budget {float(done.max()):g}, below "
+                         "max_budget: set max_budget to the budget your function trains to (its rungs and its best value "
                          "depend on it)")
     if result.n_failed:
         errs = result.table.loc[result.table["status"].str.startswith("failed")]

@@ -30,7 +30,7 @@ def create(name: str | Scheduler | None, **kwargs: Any) -> Scheduler:
     if isinstance(name, Scheduler):
         return name
     try:
-        _REGISTRY.resolve(name or "fifo")
+        cls = _REGISTRY.resolve(name or "fifo")
     except SchedulerError as e:
         from .presets import PRESETS
         if name in PRESETS:
@@ -38,4 +38,5 @@ def create(name: str | Scheduler | None, **kwargs: Any) -> Scheduler:
                                  f"pass it as scheduler= to tune() or simulate(), or build the pair with "
                                  f"tunestack.schedulers.presets.{name}(space, min_budget, max_budget)") from None
         raise SchedulerError(f"{e}; presets (a scheduler with its searcher): {sorted(PRESETS)}") from None
-    return _REGISTRY.build(name or "fifo", **kwargs)
+    _REGISTRY.check_options(name or "fifo", cls, kwargs)
+    return cls(**kwargs)

@@ -145,8 +145,8 @@ class Scheduler:
         if t.status in (STOPPED, COMPLETED, FAILED):  # a late report never revives an ended trial
             return Decision("stop", t.milestone, t.reason or t.status)
         v = _to_value(value)
-        if v is not None and self.mode == "max":
-            v = -v
+        if v is not None:
+            v = self._to_min(v)
         t.results[float(budget)] = v
         if t.status == PAUSED:  # a result after a pause (a backend that reports late): keep it paused
             return Decision("pause", t.milestone)
@@ -216,8 +216,8 @@ class Scheduler:
     def _finish(self, t: TrialState, status: str, reason: str, milestone: bool = False,
                 predicted: float | None = None) -> Decision:
         t.status, t.reason = status, reason
-        if predicted is not None and self.mode == "max":
-            predicted = -predicted
+        if predicted is not None:
+            predicted = self._to_min(predicted)  # the flip is its own inverse: back to the user's direction
         return Decision("stop", t.milestone, reason, milestone, predicted)
 
     def _pause(self, t: TrialState) -> Decision:
@@ -227,6 +227,10 @@ class Scheduler:
     def _resume(self, t: TrialState, budget: float) -> Action:
         t.status, t.milestone = RUNNING, float(budget)
         return Action("resume", t.id, float(budget))
+
+    def _to_min(self, value: float) -> float:
+        """A value of the user's direction in the cores' (minimization), and back: the same flip."""
+        return value if self.mode == "min" else -value
 
     # ---- hooks ------------------------------------------------------------------------------------
     def _first_milestone(self, trial_id: str) -> float:

@@ -28,7 +28,8 @@ def create(name: str | Searcher, space: Any = None, mode: str = "min", seed: int
     """A searcher by name: ``create("tpe", space, mode="min", seed=0)``; kwargs pass through."""
     if isinstance(name, Searcher):
         return name
-    _REGISTRY.resolve(name)
+    cls = _REGISTRY.resolve(name)
     if space is None:
         raise SearcherError("create() needs a search space")
-    return _REGISTRY.build(name, space, mode=mode, seed=seed, **kwargs)
+    _REGISTRY.check_options(name, cls, kwargs)
+    return cls(space, mode=mode, seed=seed, **kwargs)

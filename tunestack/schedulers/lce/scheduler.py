@@ -133,9 +133,6 @@ class LCEScheduler(Scheduler):
             self._backtest(t)
         return dec
 
-    def _to_min(self, value: float) -> float:
-        return value if self.mode == "min" else -value
-
     def _floor(self) -> float:
         return 0.0 if self.floor is None else self.floor
 

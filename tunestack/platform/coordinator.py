@@ -300,7 +300,7 @@ class Coordinator:
             paused = [rid for rid, st in ray_status.items() if st == "PAUSED"]
             for rid in paused:
                 if rid in self.trials:
-                    self.trials[rid].outcome = "stopped early (not promoted)"
+                    self.trials[rid].outcome = "stopped early: not promoted"
             return None, paused
         return None, []
 

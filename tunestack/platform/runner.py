@@ -404,8 +404,9 @@ def _collect(coord: Coordinator, grid: Any, spec: JobSpec, space: SearchSpace, j
         rec = coord.searcher.trials.get(t.sid)
         config = space.decode(rec.vector) if rec is not None else {}
         r = ray_results.get(rid)
+        reason = t.outcome or ("interrupted" if interrupted else t.status)
         row = {"trial_id": rid, "value": t.last_value, "budget": t.budget,
-               "status": t.outcome or ("interrupted" if interrupted else t.status),
+               "status": reason.split(":")[0], "reason": reason,
                "time_s": (r.metrics or {}).get("time_total_s") if r is not None else None}
         if r is not None and r.error is not None:
             row["error"] = _short_error(r.error)
@@ -505,7 +506,7 @@ def _print_summary(result: TuneResult, seconds: float) -> None:
     if result.n_failed:
         errs = result.table.loc[result.table["status"].str.startswith("failed")]
         first = errs["error"].dropna().iloc[0] if "error" in errs and errs["error"].notna().any() else \
-            errs["status"].iloc[0]
+            errs["reason"].iloc[0] if "reason" in errs else errs["status"].iloc[0]
         lines.append(f"  {result.n_failed} trial(s) failed; first error: {first}")
     if result.interrupted:
         lines.append(f"  interrupted: resume with tunestack.resume({result.path!r}, fn)")

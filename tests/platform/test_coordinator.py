@@ -133,3 +133,47 @@ def test_a_report_past_max_budget_is_stopped_and_does_not_replace_the_value_at_m
     t = a.trials["r1"]
     assert t.outcome == "completed" and t.budget == 4 and t.last_value == pytest.approx(0.25)
     assert a.best(max_budget=4) == ("r1", pytest.approx(0.25))
+
+
+def _predicting(c):
+    """Make the coordinator's scheduler stop every trial at budget 2 on a prediction of 0.7, as lce does."""
+    from tunestack.schedulers.base import Decision
+
+    inner = c.scheduler.on_result
+
+    def on_result(tid, budget, value):
+        dec = inner(tid, budget, value)
+        if budget >= 2:
+            return Decision("stop", reason="stopped early: P(final beats the incumbent) = 0.01", milestone=True,
+                            predicted=0.7)
+        return dec
+
+    c.scheduler.on_result = on_result
+    return c
+
+
+def test_a_predicted_final_is_kept_with_the_trial_and_survives_a_kill(tmp_path):
+    a = _predicting(_coordinator(tmp_path, scheduler="fifo"))
+    a.suggest("r1")
+    snapshot = json.loads(json.dumps(a.state_dict()))  # Ray's snapshot: r1 running; then it is stopped
+    # on a prediction, and r2 too
+    for b in (1, 2):
+        a.on_result("r1", {"loss": 1.0, "training_iteration": b})
+    a.on_complete("r1", {"loss": 1.0, "training_iteration": 2}, False)
+    a.suggest("r2")
+    for b in (1, 2):
+        a.on_result("r2", {"loss": 2.0, "training_iteration": b})
+    a.on_complete("r2", {"loss": 2.0, "training_iteration": 2}, False)
+    assert a.trials["r1"].predicted == 0.7 and a.trials["r1"].outcome.startswith("stopped early")
+    assert a.searcher.trials[a.trials["r1"].sid].predicted
+    # a state round trip keeps it
+    assert _restored(tmp_path, a.state_dict(), scheduler="fifo").trials["r2"].predicted == 0.7
+    # after a kill: r1 is replayed from the journal, r2 (born after the snapshot) adopted; both keep the
+    # prediction, and the searcher holds it as a predicted final of each, not only their last result
+    b = _restored(tmp_path, snapshot, scheduler="fifo")
+    assert b.replay_journal() == 2
+    for rid in ("r1", "r2"):
+        t = b.trials[rid]
+        assert t.predicted == 0.7, rid
+        rec = b.searcher.trials[t.sid]
+        assert rec.predicted and rec.results[None] == pytest.approx(0.7), (rid, rec.results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+import pandas as pd
 import pytest
 from ray import tune
 
@@ -57,8 +58,7 @@ def test_scheduler_on_ray(ray_local, mlflow_uri, tmp_path, scheduler):
     full = table[table["budget"] >= MAX_BUDGET]
     assert len(full) >= 1, "no trial reached max_budget"
     assert (full["status"] == "completed").all()
-    if scheduler != "lce":
-        assert (table["budget"] < MAX_BUDGET).any(), "nothing was stopped early"
+    assert (table["budget"] < MAX_BUDGET).any(), "nothing was stopped early"
     # every trial's epochs continue where its checkpoint left off: no epoch twice, none skipped.  Ray's
     # result.json can lose the rows before a pause (its JsonLoggerCallback copies the storage copy, which
     # may be stale, over the driver's file when a paused trial restarts), so there the rows need only be
@@ -81,6 +81,11 @@ def test_scheduler_on_ray(ray_local, mlflow_uri, tmp_path, scheduler):
         assert c.data.metrics["budget_reached"] == row["budget"]
         assert c.data.tags["tunestack.status"] == row["status"] == row["reason"].split(":")[0]
         assert c.data.tags["tunestack.reason"] == row["reason"]
+        # lce tells the searcher a stopped trial's predicted final; the table and MLflow show it
+        if scheduler == "lce" and row["status"] == "stopped early":
+            assert c.data.metrics["predicted_final"] == pytest.approx(row["predicted"])
+        else:
+            assert "predicted_final" not in c.data.metrics and pd.isna(row.get("predicted", float("nan")))
         expected = "FINISHED" if row["status"] == "completed" else "KILLED"
         assert c.info.status == expected, (row["status"], c.info.status)
         history = client.get_metric_history(c.info.run_id, "epoch")

@@ -224,3 +224,17 @@ def test_asha_beats_random_search_at_equal_time():
     asha, fifo = np.array(asha), np.array(fifo)
     assert (asha < fifo).sum() >= 5, (asha, fifo)
     assert np.median(asha) < 0.5 * np.median(fifo), (asha, fifo)
+
+
+def test_an_lce_stop_records_its_predicted_final_and_tells_it():
+    r = simulate(toy_curve, toy_space(), searcher="tpe", scheduler="lce", min_budget=1, max_budget=20,
+                 max_evaluations=400, seed=0)
+    stops = [h for h in r.history if h["decision"] == "stop" and h["reason"].startswith("stopped early: P")]
+    assert stops, "lce stopped nothing on the toy curves"
+    for h in stops:
+        # the predictive median of a stopped trial lies on the losing side of the incumbent then
+        incumbent = min(g["value"] for g in r.history if g["budget"] == 20 and g["time"] <= h["time"])
+        assert h["predicted"] >= incumbent
+        rec = r.searcher.trials[h["trial_id"]]
+        assert rec.predicted and rec.results[None] == pytest.approx(h["predicted"])
+    assert all(h["predicted"] is None for h in r.history if h not in stops)

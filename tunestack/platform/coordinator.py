@@ -34,11 +34,12 @@ class TrialInfo:
     outcome: str = ""  # completed | stopped early | failed | ...
     told: bool = False  # the searcher has a result of this trial
     history: list = field(default_factory=list)  # (budget, value) at each milestone
+    predicted: float | None = None  # the scheduler's prediction of its final value, told when it stopped it
 
     def to_json(self) -> dict:
         return {"sid": self.sid, "status": self.status, "last_value": self.last_value,
                 "budget": self.budget, "outcome": self.outcome, "told": self.told,
-                "history": self.history}
+                "history": self.history, "predicted": self.predicted}
 
 
 class Coordinator:
@@ -130,7 +131,7 @@ class Coordinator:
             info.history.append((budget, value))
         if dec.predicted is not None:
             self.searcher.tell(info.sid, dec.predicted, predicted=True)
-            info.told = True
+            info.told, info.predicted = True, float(dec.predicted)
         if dec.action == "pause":
             info.status = PAUSED
         elif dec.action == "stop":
@@ -158,7 +159,7 @@ class Coordinator:
             config = self.searcher.space.decode(rec.vector) if rec is not None else None
             line = json.dumps({"ray_id": ray_id, "value": info.last_value, "budget": info.budget,
                                "outcome": info.outcome, "error": error, "history": info.history,
-                               "config": config}, default=_plain)
+                               "predicted": info.predicted, "config": config}, default=_plain)
             with open(self.journal_path, "a") as f:
                 f.write(line + "\n")
 
@@ -180,6 +181,9 @@ class Coordinator:
                     info.history.append((b, v))
                     info.told = True
             info.last_value, info.budget, info.outcome = rec["value"], rec["budget"], rec["outcome"]
+            if rec.get("predicted") is not None and info.predicted is None:
+                self.searcher.tell(info.sid, rec["predicted"], predicted=True)
+                info.predicted = rec["predicted"]
             self._end(rec["ray_id"], info, None, rec["error"])
             n += 1
         return n
@@ -199,8 +203,10 @@ class Coordinator:
             sid = self.searcher.add_observation(rec["config"], history[0][1], budget=history[0][0])
             for b, v in history[1:]:
                 self.searcher.tell(sid, v, budget=b)
+        if rec.get("predicted") is not None:
+            self.searcher.tell(sid, rec["predicted"], predicted=True)
         self.trials[rec["ray_id"]] = TrialInfo(sid, DONE, rec["value"], float(rec["budget"] or 0.0),
-                                               rec["outcome"], True, history)
+                                               rec["outcome"], True, history, rec.get("predicted"))
         self.finished_order.append(rec["ray_id"])
         return 1
 
@@ -326,7 +332,7 @@ class Coordinator:
         self.trials = {}
         for rid, d in state["trials"].items():
             self.trials[rid] = TrialInfo(d["sid"], d["status"], d["last_value"], d["budget"], d["outcome"],
-                                         d["told"], [tuple(x) for x in d["history"]])
+                                         d["told"], [tuple(x) for x in d["history"]], d.get("predicted"))
         self.resume_queue = list(state["resume_queue"])
         self.stop_queue = list(state.get("stop_queue", []))
         self.finished_order = list(state["finished_order"])

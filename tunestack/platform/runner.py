@@ -274,7 +274,7 @@ def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = Non
         if rec is not None:
             tracker.send("trial_start", trial=rid, name=rid,
                          params=flat_params(coord.searcher.space.decode(rec.vector)), tags={})
-        tracker.end_trial(rid, t.outcome, t.budget)
+        tracker.end_trial(rid, t.outcome, t.budget, predicted=t.predicted)
     for rid, params, budget in replaced or []:
         tracker.send("trial_start", trial=rid, name=rid, params=params, tags={})
         tracker.end_trial(rid, REPLACED, budget)
@@ -408,6 +408,8 @@ def _collect(coord: Coordinator, grid: Any, spec: JobSpec, space: SearchSpace, j
         row = {"trial_id": rid, "value": t.last_value, "budget": t.budget,
                "status": reason.split(":")[0], "reason": reason,
                "time_s": (r.metrics or {}).get("time_total_s") if r is not None else None}
+        if t.predicted is not None:
+            row["predicted"] = t.predicted
         if r is not None and r.error is not None:
             row["error"] = _short_error(r.error)
         row.update({f"config/{k}": v for k, v in space.flatten(config).items()})

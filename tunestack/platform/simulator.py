@@ -283,7 +283,7 @@ class _Simulation:
         self.result.history.append({
             "time": self.now, "trial_id": job.tid, "config": self.configs[job.tid], "budget": budget,
             "value": value, "worker": worker, "decision": dec.action, "reason": dec.reason,
-            "milestone": dec.milestone, "cost": ev["dt"]})
+            "milestone": dec.milestone, "cost": ev["dt"], "predicted": dec.predicted})
         for tid in self.scheduler.take_stopped():  # paused trials given up on: free their checkpoints
             self.checkpoints.pop(tid, None)
         if dec.action == "continue":

@@ -161,12 +161,16 @@ class TrackingClient:
     def send(self, op: str, **kw: Any) -> None:
         self._writer.send(json.dumps({"op": op, **kw}, default=str) + "\n")
 
-    def end_trial(self, trial_id: str, outcome: str, budget: float | None, step: int = 0) -> None:
-        """Close a trial's run: FINISHED (completed), KILLED (stopped early) or FAILED, with the reason."""
+    def end_trial(self, trial_id: str, outcome: str, budget: float | None, step: int = 0,
+                  predicted: float | None = None) -> None:
+        """Close a trial's run: FINISHED (completed), KILLED (stopped early) or FAILED, with the reason;
+        ``predicted``: the scheduler's prediction of its final value (lce), logged as ``predicted_final``."""
         status = "FAILED" if outcome.startswith("failed") else (
             "KILLED" if outcome.startswith("stopped") else "FINISHED")
-        self.send("trial_end", trial=trial_id, status=status, step=step, time=time.time(),
-                  metrics={} if budget is None else {"budget_reached": budget},
+        metrics = {} if budget is None else {"budget_reached": budget}
+        if predicted is not None:
+            metrics["predicted_final"] = predicted
+        self.send("trial_end", trial=trial_id, status=status, step=step, time=time.time(), metrics=metrics,
                   tags={"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]})
 
     def wait_ready(self, timeout: float = 120.0) -> dict:
@@ -265,7 +269,8 @@ class TrackingCallback(Callback):
         if error:
             outcome = "failed: " + _error_summary(trial)
         c.end_trial(trial.trial_id, outcome, t.budget if t is not None else None,
-                    (trial.last_result or {}).get("training_iteration", 0))
+                    (trial.last_result or {}).get("training_iteration", 0),
+                    predicted=t.predicted if t is not None else None)
 
 
 def error_line(text: str) -> str:

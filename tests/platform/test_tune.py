@@ -319,3 +319,33 @@ def test_a_misspelt_option_names_the_options_there_are(kw, match):
 
     with pytest.raises((SearcherError, SchedulerError), match=match):
         _resolve_algorithms(JobSpec(metric="loss", max_budget=9, **kw), SearchSpace(spaces.continuous()))
+
+
+def test_summary_says_when_lce_could_not_stop_anything(capsys):
+    """Curves shorter than lce's min_points, or too few completed trials: the summary says why nothing
+    was stopped; with enough of both and nothing worth stopping it says nothing."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from tunestack.platform.runner import TuneResult, _print_summary
+    from tunestack.schedulers import create as create_scheduler
+
+    def summary(max_budget, n):
+        sched = create_scheduler("lce", min_budget=1, max_budget=max_budget, mode="min", seed=0)
+        for i in range(n):
+            sched.add_trial(f"t{i}")
+            for b in range(1, max_budget + 1):
+                sched.on_result(f"t{i}", b, 0.1 + 1.0 / b)  # all alike: none can be stopped
+        table = pd.DataFrame({"trial_id": [f"t{i}" for i in range(n)], "value": [0.1 + 1 / max_budget] * n,
+                              "budget": [float(max_budget)] * n, "status": ["completed"] * n})
+        _print_summary(TuneResult({"x": 1}, 0.3, "t0", table, "/tmp/job", "loss", "min",
+                                  coordinator=SimpleNamespace(scheduler=sched), max_budget=max_budget), 1.0)
+        return capsys.readouterr().out
+
+    out = summary(4, 6)
+    assert "it decides after 5 results of a trial and no trial reported more than 4" in out
+    assert "lower scheduler_kwargs min_points (>= 4)" in out
+    assert "lower" not in summary(3, 6)  # min_points cannot go below 4
+    assert "it needs 3 trials completed at max_budget (its incumbent) before it stops any, and 2" in summary(9, 2)
+    assert "lce stopped no trial" not in summary(9, 6)

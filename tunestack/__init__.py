@@ -17,7 +17,7 @@ _LAZY = {
     "tunable": "tunestack.platform.decorator",
     "report": "tunestack.platform.session",
     "load_checkpoint": "tunestack.platform.session",
-    "TuneResult": "tunestack.platform.runner",
+    "TuneResult": "tunestack.platform.results",
     "TuneError": "tunestack.platform.runner",
     "resume": "tunestack.platform.runner",
     "simulate": "tunestack.platform.simulator",

@@ -284,21 +284,21 @@ def test_a_preset_gives_its_searcher_settings_unless_another_searcher_is_named(s
 def test_summary_says_when_the_best_value_is_below_max_budget(capsys):
     import pandas as pd
 
-    from tunestack.platform.runner import TuneResult, _print_summary
+    from tunestack.platform.results import TuneResult, print_summary
 
     table = pd.DataFrame({"trial_id": ["a", "b"], "value": [0.3, 0.5], "budget": [9.0, 3.0],
                           "status": ["stopped: time_budget_s=8 reached", "stopped early"]})
     cut = TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0)
-    _print_summary(cut, 1.0)
+    print_summary(cut, 1.0)
     out = capsys.readouterr().out
     assert "no trial reached max_budget=27; the best value is at budget 9" in out
     assert "returned by themselves" not in out  # cut by the time budget, not a function shorter than max_budget
     short = table.assign(status=["completed", "stopped early"])
-    _print_summary(TuneResult({"x": 1}, 0.3, "a", short, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
+    print_summary(TuneResult({"x": 1}, 0.3, "a", short, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
     assert "trials returned by themselves at budget 9, below max_budget" in capsys.readouterr().out
     table.loc[0, "budget"] = 27.0
-    _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
-    _print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)  # no scheduler
+    print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
+    print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)  # no scheduler
     assert "max_budget" not in capsys.readouterr().out
 
 
@@ -328,7 +328,7 @@ def test_summary_says_when_lce_could_not_stop_anything(capsys):
 
     import pandas as pd
 
-    from tunestack.platform.runner import TuneResult, _print_summary
+    from tunestack.platform.results import TuneResult, print_summary
     from tunestack.schedulers import create as create_scheduler
 
     def summary(max_budget, n):
@@ -339,7 +339,7 @@ def test_summary_says_when_lce_could_not_stop_anything(capsys):
                 sched.on_result(f"t{i}", b, 0.1 + 1.0 / b)  # all alike: none can be stopped
         table = pd.DataFrame({"trial_id": [f"t{i}" for i in range(n)], "value": [0.1 + 1 / max_budget] * n,
                               "budget": [float(max_budget)] * n, "status": ["completed"] * n})
-        _print_summary(TuneResult({"x": 1}, 0.3, "t0", table, "/tmp/job", "loss", "min",
+        print_summary(TuneResult({"x": 1}, 0.3, "t0", table, "/tmp/job", "loss", "min",
                                   coordinator=SimpleNamespace(scheduler=sched), max_budget=max_budget), 1.0)
         return capsys.readouterr().out
 

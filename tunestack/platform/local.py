@@ -1,18 +1,23 @@
 """``tunestack.minimize``: the in-process ask/tell loop for cheap objectives."""
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..searchers import Searcher, create
 
-__all__ = ["minimize", "MinimizeResult"]
+__all__ = ["minimize", "MinimizeResult", "RUN_FORMAT"]
+
+RUN_FORMAT = "tunestack.minimize/1"
 
 
 @dataclass
@@ -24,6 +29,7 @@ class MinimizeResult:
     history: list[dict] = field(default_factory=list)
     searcher: Searcher | None = None
     interrupted: bool = False
+    path: str | None = None  # the JSON file the run is saved to (``path=``), else None
 
     @property
     def table(self) -> pd.DataFrame:
@@ -35,20 +41,33 @@ class MinimizeResult:
 
 def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "random",
              n_trials: int = 100, seed: int | None = None, mode: str = "min",
-             callback: Callable[[dict], None] | None = None, **searcher_kwargs: Any) -> MinimizeResult:
+             callback: Callable[[dict], None] | None = None, path: str | os.PathLike | None = None,
+             **searcher_kwargs: Any) -> MinimizeResult:
     """Optimize ``fn(config) -> float`` over ``space`` with ``n_trials`` sequential evaluations.
 
     A call that raises, or returns nan/inf, is recorded as failed and told to the searcher as a failure;
     the loop goes on.  Ctrl-C stops the loop and returns what was evaluated so far.
+
+    ``path``: a JSON file that holds the run (every evaluation and the searcher's JSON state), rewritten
+    atomically after each evaluation.  Called again with the same ``path`` (after a Ctrl-C, a crash or
+    a killed process), the run goes on where it stopped -- the same searcher state, so the same asks as
+    an uninterrupted run -- until ``n_trials`` evaluations in all; only an evaluation in progress at a
+    kill is lost.  The searcher, ``mode`` and space must be those of the saved run (else ``ValueError``).
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
     s = create(searcher, space, mode=mode, seed=seed, **searcher_kwargs)
-    result = MinimizeResult(None, None, searcher=s)
+    result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path))
     sign = 1.0 if mode == "min" else -1.0
     best = math.inf
+    if result.path is not None and os.path.exists(result.path):
+        _load_run(result, mode)
+        for h in result.history:
+            if h["status"] == "ok" and sign * h["value"] < best:
+                best = sign * h["value"]
+                result.best_config, result.best_value = h["config"], h["value"]
     try:
-        for _ in range(n_trials):
+        for _ in range(n_trials - len(result.history)):
             sug = s.ask()
             t0 = time.perf_counter()
             record: dict[str, Any] = {"trial_id": sug.id, "config": sug.config}
@@ -63,6 +82,8 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
             record.update(value=value, status=status, seconds=time.perf_counter() - t0)
             s.tell(sug.id, value)
             result.history.append(record)
+            if result.path is not None:
+                _save_run(result, mode)
             if status == "ok" and sign * value < best:
                 best = sign * value
                 result.best_config, result.best_value = sug.config, value
@@ -73,6 +94,58 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
         warnings.warn(f"interrupted after {len(result.history)} evaluations; returning them",
                       RuntimeWarning, stacklevel=2)
     return result
+
+
+def _save_run(result: MinimizeResult, mode: str) -> None:
+    """Write the run to ``result.path`` atomically (a kill mid-write leaves the previous file)."""
+    s = result.searcher
+    assert s is not None and result.path is not None
+    run = {"format": RUN_FORMAT, "searcher": s.name, "mode": mode, "space": _space_key(s),
+           "history": [{**h, "value": h["value"] if math.isfinite(h["value"]) else None}
+                       for h in result.history],
+           "searcher_state": s.state_dict()}
+    tmp = f"{result.path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(run, f, default=_plain)
+    os.replace(tmp, result.path)
+
+
+def _load_run(result: MinimizeResult, mode: str) -> None:
+    s = result.searcher
+    assert s is not None and result.path is not None
+    try:
+        with open(result.path) as f:
+            run = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"path={result.path!r} exists but is not a saved tunestack.minimize run ({e}); "
+                         "pass another path or remove the file") from e
+    if not isinstance(run, dict) or run.get("format") != RUN_FORMAT:
+        raise ValueError(f"path={result.path!r} is not a saved tunestack.minimize run (format "
+                         f"{run.get('format') if isinstance(run, dict) else None!r})")
+    given = {"searcher": s.name, "mode": mode, "space": _space_key(s)}
+    differ = [k for k in given if run.get(k) != given[k]]
+    if differ:
+        saved = ", ".join(f"{k}={run.get(k)!r}" for k in differ if k != "space")
+        what = " and ".join(differ)
+        raise ValueError(f"path={result.path!r} holds a run with another {what}"
+                         f"{f' ({saved})' if saved else ''}; resume it with the same searcher, mode and space, "
+                         "or pass another path")
+    s.load_state_dict(run["searcher_state"])
+    result.history = [{**h, "value": math.nan if h["value"] is None else float(h["value"])}
+                      for h in run["history"]]
+
+
+def _space_key(s: Searcher) -> Any:
+    """The space's description as it reads back from JSON (to compare a saved run's space with this one)."""
+    return json.loads(json.dumps(s.space.describe(), default=str))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
 
 
 def _as_float(value: Any) -> float:

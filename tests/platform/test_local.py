@@ -1,0 +1,84 @@
+"""``tunestack.minimize``: the in-process loop, its failures, and a run saved to a JSON file and resumed."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from ray import tune
+
+import tunestack as ts
+from tunestack.platform.local import RUN_FORMAT
+
+SPACE = {"x": tune.uniform(-2.0, 2.0), "lr": tune.loguniform(1e-4, 1.0), "act": tune.choice(["relu", "tanh"])}
+
+
+def f(config):
+    return (config["x"] - 0.5) ** 2 + (math.log10(config["lr"]) + 2) ** 2 + (config["act"] == "tanh")
+
+
+def test_failures_are_recorded_and_the_loop_goes_on():
+    def flaky(config):
+        if config["x"] < -1:
+            raise RuntimeError("diverged")
+        return math.nan if config["x"] > 1.5 else f(config)
+
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        r = ts.minimize(flaky, SPACE, searcher="tpe", n_trials=30, seed=0)
+    statuses = [h["status"] for h in r.history]
+    assert len(r.history) == 30 and "ok" in statuses
+    assert any(st == "failed: RuntimeError: diverged" for st in statuses)
+    ok = [h for h in r.history if h["status"] == "ok"]
+    assert r.best_value == min(h["value"] for h in ok) and r.best_config in [h["config"] for h in ok]
+
+
+@pytest.mark.parametrize("searcher", ["random", "tpe", "rfbo"])
+def test_a_run_saved_to_path_resumes_where_it_stopped_with_the_same_asks(tmp_path, searcher):
+    whole = ts.minimize(f, SPACE, searcher=searcher, n_trials=14, seed=3)
+    path = tmp_path / "run.json"
+    calls = []
+
+    def interrupted_at_6(config):
+        calls.append(config)
+        if len(calls) == 6:
+            raise KeyboardInterrupt  # Ctrl-C during the 6th evaluation: it is not recorded
+        return f(config)
+
+    with pytest.warns(RuntimeWarning, match="interrupted after 5"):
+        first = ts.minimize(interrupted_at_6, SPACE, searcher=searcher, n_trials=14, seed=3, path=path)
+    assert first.interrupted and len(first.history) == 5 and first.path == str(path)
+    saved = json.loads(path.read_text())
+    assert saved["format"] == RUN_FORMAT and len(saved["history"]) == 5
+    rest = ts.minimize(f, SPACE, searcher=searcher, n_trials=14, seed=3, path=path)
+    assert len(rest.history) == 14 and not rest.interrupted
+    assert [h["config"] for h in rest.history] == [h["config"] for h in whole.history]
+    assert [h["value"] for h in rest.history] == pytest.approx([h["value"] for h in whole.history])
+    assert rest.best_value == whole.best_value and rest.best_config == whole.best_config
+    # called again when the run is complete: nothing is evaluated
+    again = ts.minimize(lambda c: pytest.fail("evaluated again"), SPACE, searcher=searcher, n_trials=14, path=path)
+    assert len(again.history) == 14 and again.best_value == whole.best_value
+
+
+def test_a_saved_run_keeps_failures_and_refuses_another_searcher_mode_or_space(tmp_path):
+    path = tmp_path / "run.json"
+    r = ts.minimize(lambda c: math.inf if c["x"] > 0 else f(c), SPACE, searcher="tpe", n_trials=8, seed=1,
+                    path=path)
+    failed = [i for i, h in enumerate(r.history) if h["status"] != "ok"]
+    assert failed, "the seed should give a failed evaluation"
+    json.loads(path.read_text())  # plain JSON: the non-finite values are written as null
+    back = ts.minimize(f, SPACE, searcher="tpe", n_trials=8, path=path)
+    assert [i for i, h in enumerate(back.history) if h["status"] != "ok"] == failed
+    assert all(math.isnan(back.history[i]["value"]) for i in failed)
+    with pytest.raises(ValueError, match="another searcher.*'tpe'"):
+        ts.minimize(f, SPACE, searcher="random", n_trials=9, path=path)
+    with pytest.raises(ValueError, match="another mode"):
+        ts.minimize(f, SPACE, searcher="tpe", mode="max", n_trials=9, path=path)
+    with pytest.raises(ValueError, match="another space"):
+        ts.minimize(f, {**SPACE, "x": tune.uniform(-3.0, 2.0)}, searcher="tpe", n_trials=9, path=path)
+    other = tmp_path / "notes.json"
+    other.write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="not a saved tunestack.minimize run"):
+        ts.minimize(f, SPACE, n_trials=2, path=other)
+    other.write_text("not json")
+    with pytest.raises(ValueError, match="not a saved tunestack.minimize run"):
+        ts.minimize(f, SPACE, n_trials=2, path=other)

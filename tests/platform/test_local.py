@@ -82,3 +82,37 @@ def test_a_saved_run_keeps_failures_and_refuses_another_searcher_mode_or_space(t
     other.write_text("not json")
     with pytest.raises(ValueError, match="not a saved tunestack.minimize run"):
         ts.minimize(f, SPACE, n_trials=2, path=other)
+
+
+def test_a_killed_process_loses_only_the_evaluation_in_progress(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "run.json"
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import math, sys, time\n"
+        "import tunestack as ts\n"
+        "from ray import tune\n"
+        "def f(c):\n"
+        "    time.sleep(0.2)\n"
+        "    return (c['x'] - 0.5) ** 2\n"
+        "ts.minimize(f, {'x': tune.uniform(-2.0, 2.0)}, searcher='tpe', n_trials=200, seed=5, path=sys.argv[1])\n")
+    proc = subprocess.Popen([sys.executable, str(script), str(path)])
+    deadline = time.time() + 120
+    while not (path.exists() and len(json.loads(path.read_text())["history"]) >= 4):
+        assert time.time() < deadline and proc.poll() is None, "the job did not start saving"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = json.loads(path.read_text())["history"]  # whole JSON: never a file cut short by the kill
+    assert 4 <= len(done) < 200
+    whole = ts.minimize(lambda c: (c["x"] - 0.5) ** 2, {"x": tune.uniform(-2.0, 2.0)}, searcher="tpe",
+                        n_trials=len(done) + 3, seed=5)
+    rest = ts.minimize(lambda c: (c["x"] - 0.5) ** 2, {"x": tune.uniform(-2.0, 2.0)}, searcher="tpe",
+                       n_trials=len(done) + 3, seed=5, path=path)
+    assert [h["config"] for h in rest.history[:len(done)]] == [h["config"] for h in done]
+    assert [h["config"] for h in rest.history] == [h["config"] for h in whole.history]

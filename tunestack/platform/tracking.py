@@ -145,9 +145,12 @@ class TrackingClient:
 
     def _on_answer(self, msg: dict) -> None:
         """Called by the reader thread for each answer of the writer."""
-        if msg["event"] == "warning":
+        if msg["event"] in ("warning", "moved"):
             self.warnings.append(msg["message"])
             log.warning(msg["message"])
+            if msg["event"] == "moved":  # the job is now tracked in the fallback store, from its start
+                self.info = {**self.info, **{k: msg[k] for k in ("tracking_uri", "experiment_id",
+                                                                  "parent_run_id")}}
         elif msg["event"] in ("ready", "failed"):
             self.info = msg
             if msg["event"] == "failed":

@@ -2,9 +2,10 @@
 
 The driver sends JSON lines on stdin (see :mod:`tunestack.platform.tracking`); this process batches
 them (one write per trial per flush) so that tracking never slows the Ray event loop, and answers on
-stdout with JSON lines (``ready``, ``warning``, ``done``).  One experiment per job name, one parent run
-per job, one nested child run per trial.  An unreachable tracking server falls back to a SQLite store
-in the job directory, so nothing is lost.
+stdout with JSON lines (``ready``, ``warning``, ``moved``, ``done``).  One experiment per job name, one
+parent run per job, one nested child run per trial.  An unreachable tracking server falls back to a
+SQLite store in the job directory, so nothing is lost; a server that stops answering during the job
+makes the writer write the whole job again, from the messages it kept, to that store (``moved``).
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ class Writer:
 
     def __init__(self) -> None:
         self.client = None
+        self.uri = ""
+        self.fallback: str | None = None  # the job directory's SQLite store, when the job is tracked there
         self.experiment_id = ""
         self.parent_id = ""
         self.trials: dict[str, _Trial] = {}
@@ -61,15 +64,23 @@ class Writer:
         try:
             self._connect(MlflowClient, uri, msg)
         except Exception as e:  # noqa: BLE001 - any store error: fall back, keep every result
-            fallback = f"sqlite:///{os.path.join(msg['job_dir'], 'mlflow.db')}"
+            fallback = fallback_uri(msg)
             _emit("warning", message=f"MLflow tracking store {uri!r} is not reachable ({type(e).__name__}: "
                                      f"{str(e).splitlines()[0][:200]}); this job is tracked in the fallback "
                                      f"store {fallback!r} instead. Open it with: mlflow ui "
                                      f"--backend-store-uri {fallback}")
             uri = fallback
             self._connect(MlflowClient, uri, msg)
+        self.uri, self.fallback = uri, fallback
         _emit("ready", tracking_uri=uri, experiment_id=self.experiment_id, parent_run_id=self.parent_id,
               fallback=fallback)
+
+    def start_fallback(self, msg: dict) -> None:
+        """Track the job from its start in the fallback store (the given store stopped answering)."""
+        from mlflow.tracking import MlflowClient
+
+        self.fallback = self.uri = fallback_uri(msg)
+        self._connect(MlflowClient, self.uri, {**msg, "resume": False})
 
     def _connect(self, client_cls: Any, uri: str, msg: dict) -> None:
         self.client = client_cls(tracking_uri=uri)
@@ -217,6 +228,71 @@ def _fast_sqlite_commits() -> None:
         _SQLITE_HOOKED = True
 
 
+def fallback_uri(start: dict) -> str:
+    return f"sqlite:///{os.path.join(start['job_dir'], 'mlflow.db')}"
+
+
+def unreachable(e: Exception) -> bool:
+    """An error of the connection to a tracking server (not one of a request the server refused)."""
+    text = str(e)
+    return ("API request to" in text and "failed with exception" in text) or \
+        type(e).__name__ in ("ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout")
+
+
+class Job:
+    """One job's writer, every message it was sent (so that the whole job can be written again), and
+    the switch to the fallback store when the tracking server stops answering in the middle of it."""
+
+    def __init__(self, start: dict) -> None:
+        self.start, self.messages = start, []
+        self.writer = Writer()
+        self.writer.start(start)
+        self.warned: set[str] = set()
+
+    @property
+    def can_move(self) -> bool:
+        """A tracking server (not a local store) that the job has not moved away from yet."""
+        return self.writer.fallback is None and self.writer.uri.startswith(("http://", "https://"))
+
+    def apply(self, fn: Any, msg: dict | None = None) -> None:
+        if msg is not None and self.can_move:  # kept only while a move may still need them
+            self.messages.append(msg)
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - tracking trouble never stops the job; say what happened
+            if self.can_move and unreachable(e):
+                self._move(e)
+            else:
+                self._warn(f"MLflow tracking error: {type(e).__name__}: {str(e)[:300]}")
+
+    def _move(self, error: Exception) -> None:
+        """Write the whole job again, from its start, in the fallback store, and go on there."""
+        old = self.writer.uri
+        writer = Writer()
+        try:
+            writer.start_fallback(self.start)
+            for m in self.messages:
+                writer.handle(m)
+            writer.flush()
+        except Exception as e:  # noqa: BLE001
+            self._warn(f"MLflow tracking error: {type(error).__name__}: {str(error)[:300]}; the fallback store "
+                       f"failed too ({type(e).__name__}: {str(e)[:200]})")
+            return
+        self.writer = writer
+        _emit("moved", tracking_uri=writer.uri, experiment_id=writer.experiment_id,
+              parent_run_id=writer.parent_id,
+              message=f"MLflow tracking store {old!r} stopped answering during the job "
+                      f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); the whole job, from "
+                      f"its start, is now tracked in the fallback store {writer.uri!r}. Open it with: "
+                      f"tunestack ui --tracking-uri {writer.uri}")
+
+    def _warn(self, message: str) -> None:
+        key = message[:120]
+        if key not in self.warned:  # one warning per kind of error, not one per flush
+            self.warned.add(key)
+            _emit("warning", message=message)
+
+
 def main() -> None:
     lines: queue.Queue = queue.Queue()
 
@@ -227,50 +303,41 @@ def main() -> None:
         lines.put({"op": "eof"})
 
     threading.Thread(target=read, daemon=True).start()
-    writer = Writer()
-    started = False
+    job: Job | None = None
     last_flush = time.monotonic()
     while True:
         try:
             msg = lines.get(timeout=FLUSH_SECONDS)
         except queue.Empty:
             msg = None
-        if started and (msg is None or time.monotonic() - last_flush > FLUSH_SECONDS):
-            _safe(writer.flush)  # one write per trial per tick, however many results arrived
+        if job is not None and (msg is None or time.monotonic() - last_flush > FLUSH_SECONDS):
+            job.apply(lambda: job.writer.flush())  # one write per trial per tick, however many results arrived
             last_flush = time.monotonic()
         if msg is None:
             continue
         if msg["op"] == "eof":
-            if started:
-                _safe(writer.flush)
+            if job is not None:
+                job.apply(lambda: job.writer.flush())
             break
         if msg["op"] == "start":
             try:
-                writer.start(msg)
-                started = True
+                job = Job(msg)
             except Exception as e:  # noqa: BLE001
                 _emit("failed", message=f"{type(e).__name__}: {e}")
                 return
             continue
-        if not started:
+        if job is None:
             continue
-        _safe(lambda: writer.handle(msg))
+        job.apply(lambda: job.writer.handle(msg), msg)
         if msg["op"] == "end":
             _emit("done")
-            writer, started = Writer(), False  # idle until the driver's next job (or EOF)
+            job = None  # idle until the driver's next job (or EOF)
     _emit("exit")
     # every write is committed by now; skip the interpreter's teardown of MLflow's modules and pools
     # (about a second, which the job would wait for)
     _close_sqlite()
     sys.stderr.flush()
     os._exit(0)
-
-
-def _safe(fn: Any) -> None:
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - tracking trouble never stops the job; say what happened
-        _emit("warning", message=f"MLflow tracking error: {type(e).__name__}: {str(e)[:300]}")
 
 
 if __name__ == "__main__":

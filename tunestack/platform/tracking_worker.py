@@ -248,11 +248,13 @@ class Job:
         self.writer = Writer()
         self.writer.start(start)
         self.warned: set[str] = set()
+        self.move_failed = False
 
     @property
     def can_move(self) -> bool:
         """A tracking server (not a local store) that the job has not moved away from yet."""
-        return self.writer.fallback is None and self.writer.uri.startswith(("http://", "https://"))
+        return (self.writer.fallback is None and not self.move_failed
+                and self.writer.uri.startswith(("http://", "https://")))
 
     def apply(self, fn: Any, msg: dict | None = None) -> None:
         if msg is not None and self.can_move:  # kept only while a move may still need them
@@ -277,8 +279,9 @@ class Job:
         except Exception as e:  # noqa: BLE001
             self._warn(f"MLflow tracking error: {type(error).__name__}: {str(error)[:300]}; the fallback store "
                        f"failed too ({type(e).__name__}: {str(e)[:200]})")
+            self.move_failed, self.messages = True, []
             return
-        self.writer = writer
+        self.writer, self.messages = writer, []  # on the fallback now: nothing more to move
         _emit("moved", tracking_uri=writer.uri, experiment_id=writer.experiment_id,
               parent_run_id=writer.parent_id,
               message=f"MLflow tracking store {old!r} stopped answering during the job "

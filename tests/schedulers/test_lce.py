@@ -600,3 +600,29 @@ def test_auto_optimum_is_zero_for_a_maximized_metric_outside_the_unit_interval()
     assert back.floor == 0.0 and back.optimum == "auto"
     fixed = create("lce", min_budget=1, max_budget=T, mode="max", optimum=100)  # a percentage
     assert fixed.floor == -100.0
+
+
+def _fed(values_by_trial, **kw):
+    s = create("lce", min_budget=1, max_budget=len(values_by_trial[0]), seed=0, **kw)
+    for i, values in enumerate(values_by_trial):
+        s.add_trial(f"t{i}")
+        for b, v in enumerate(values, start=1):
+            s.on_result(f"t{i}", b, v)
+    return s
+
+
+def test_notes_say_when_the_log_space_was_not_used_and_what_to_pass():
+    rising = [10 + 70 * (1 - math.exp(-b / 3)) for b in range(1, 9)]  # an accuracy in percent
+    note = " ".join(_fed([rising], mode="max").notes())
+    assert "without its log value space" in note and "scheduler_kwargs={'optimum': 100}" in note
+    s = _fed([rising], mode="max", optimum=100)
+    assert not any("log value space" in n for n in s.notes())
+    assert not any("log value space" in n for n in _fed([[v / 100 for v in rising]], mode="max").notes())
+    negative = [1.0 - 0.3 * b for b in range(1, 9)]  # reaches -1.4: not a loss bounded by 0
+    assert any("a result (-1.4) was <= 0" in n for n in _fed([negative]).notes())
+    past = _fed([[0.5, 0.8, 0.95, 1.02, 1.03, 1.04]], mode="max", optimum=1.0)
+    assert any("a result (1.04) reached or passed optimum=1" in n for n in past.notes())
+    # derived from the trials' results: the same after a state round trip
+    back = create("lce", min_budget=1, max_budget=6, seed=0, mode="max", optimum=1.0)
+    back.load_state_dict(json.loads(json.dumps(past.state_dict())))
+    assert back.notes() == past.notes()

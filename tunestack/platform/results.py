@@ -150,26 +150,6 @@ def _best_below_max_budget(result: TuneResult) -> float | None:
     return float(budget.iloc[0])
 
 
-def _lce_could_not_stop(result: TuneResult) -> str | None:
-    """Why lce stopped no trial, when a setting (not the curves) made stopping impossible, else None."""
-    sched = result.coordinator.scheduler if result.coordinator is not None else None
-    if getattr(sched, "name", None) != "lce" or not len(result.table) or \
-            (result.table["status"] == "stopped early").any():
-        return None
-    longest = max((len(t.results) for t in sched.trials.values()), default=0)
-    if longest < sched.min_points:
-        from ..schedulers.lce.posterior import MIN_POINTS
-
-        lower = f" or lower scheduler_kwargs min_points (>= {MIN_POINTS})" if longest >= MIN_POINTS else ""
-        return (f"lce stopped no trial: it decides after {sched.min_points} results of a trial and no trial "
-                f"reported more than {longest}; report more often (every epoch){lower}")
-    completed = sum(1 for t in sched.trials.values() if t.status == "completed")
-    if completed < sched.min_completed:
-        return (f"lce stopped no trial: it needs {sched.min_completed} trials completed at max_budget "
-                f"(its incumbent) before it stops any, and {completed} completed")
-    return None
-
-
 def print_summary(result: TuneResult, seconds: float) -> None:
     n = len(result.table)
     lines = [f"tunestack: {n} trials in {seconds:.1f}s; best {result.metric} = {result.best_value} "
@@ -183,9 +163,8 @@ def print_summary(result: TuneResult, seconds: float) -> None:
             lines.append(f"  note: trials returned by themselves at budget {float(done.max()):g}, below "
                          "max_budget: set max_budget to the budget your function trains to (its rungs and its best value "
                          "depend on it)")
-    idle = _lce_could_not_stop(result)
-    if idle is not None:
-        lines.append(f"  note: {idle}")
+    sched = result.coordinator.scheduler if result.coordinator is not None else None
+    lines.extend(f"  note: {n}" for n in (sched.notes() if sched is not None else []))
     if result.n_failed:
         errs = result.table.loc[result.table["status"].str.startswith("failed")]
         first = errs["error"].dropna().iloc[0] if "error" in errs and errs["error"].notna().any() else \

@@ -176,6 +176,11 @@ class Scheduler:
     def reopen_intake(self, n: int) -> None:
         """``n`` more trials will be added after all (a resumed job re-running lost trials)."""
 
+    def notes(self) -> list[str]:
+        """What the user should know about how this run was decided (a setting that did not fit the
+        metric, say); the run summary prints them.  None by default."""
+        return []
+
     def take_stopped(self) -> list[str]:
         """Ids of *paused* trials this core has since stopped (never to be resumed), each id once.
 

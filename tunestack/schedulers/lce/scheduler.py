@@ -136,6 +136,44 @@ class LCEScheduler(Scheduler):
     def _floor(self) -> float:
         return 0.0 if self.floor is None else self.floor
 
+    def notes(self) -> list[str]:
+        """Why nothing was stopped, when a setting made stopping impossible; when the log value space
+        was not used, why, and the option that would give it."""
+        return [n for n in (self._idle_note(), self._space_note()) if n]
+
+    def _idle_note(self) -> str | None:
+        if not self.trials or any(t.status == STOPPED for t in self.trials.values()):
+            return None
+        longest = max(len(t.results) for t in self.trials.values())
+        if longest < self.min_points:
+            lower = f" or lower scheduler_kwargs min_points (>= {MIN_POINTS})" if longest >= MIN_POINTS else ""
+            return (f"lce stopped no trial: it decides after {self.min_points} results of a trial and no trial "
+                    f"reported more than {longest}; report more often (every epoch){lower}")
+        completed = sum(1 for t in self.trials.values() if t.status == COMPLETED)
+        if completed < self.min_completed:
+            return (f"lce stopped no trial: it needs {self.min_completed} trials completed at max_budget "
+                    f"(its incumbent) before it stops any, and {completed} completed")
+        return None
+
+    def _space_note(self) -> str | None:
+        if self.floor is None or "log" not in self.spaces:
+            return None
+        if self.optimum == "auto" and self.mode == "max" and self.floor == 0.0:
+            return ("lce fitted the curves without its log value space: with mode='max' the first result lay "
+                    "outside [0, 1], so optimum='auto' knows no best value; if the metric has one (100 for a "
+                    "percentage), pass scheduler_kwargs={'optimum': 100}")
+        if not self._positive:
+            beyond = [v for t in self.trials.values() for v in t.results.values()
+                      if v is not None and v <= self.floor]
+            worst = self._to_min(min(beyond)) if beyond else None
+            if self.optimum == "auto" and self.mode == "min":
+                return (f"lce turned its log value space off: a result ({worst:g}) was <= 0, so the metric "
+                        "is not a loss or an error rate bounded by 0; pass scheduler_kwargs={'optimum': "
+                        "<its best value>} if it has one")
+            return (f"lce turned its log value space off: a result ({worst:g}) reached or passed "
+                    f"optimum={self._to_min(self.floor):g}; check the optimum")
+        return None
+
     def incumbent(self) -> float | None:
         """The best value at ``max_budget`` among completed trials (minimization), if enough completed."""
         finals = [v for t in self.trials.values() if t.status == COMPLETED

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 from ray import tune
@@ -116,3 +117,32 @@ def test_a_killed_process_loses_only_the_evaluation_in_progress(tmp_path):
                        n_trials=len(done) + 3, seed=5, path=path)
     assert [h["config"] for h in rest.history[:len(done)]] == [h["config"] for h in done]
     assert [h["config"] for h in rest.history] == [h["config"] for h in whole.history]
+
+
+def build_model():  # a function as a constant of the space, as users pass model builders
+    return "model"
+
+
+def test_a_run_with_objects_in_its_space_resumes_in_another_process(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.json"
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys\n"
+        "import tunestack as ts\n"
+        "from ray import tune\n"
+        "from tests.platform.test_local import build_model\n"
+        "space = {'x': tune.uniform(0.0, 1.0), 'build': build_model, 'shape': tune.choice([(8, 8), (16,)])}\n"
+        "ts.minimize(lambda c: c['x'] + len(c['shape']), space, searcher='tpe', n_trials=4, seed=2,"
+        " path=sys.argv[1])\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run([sys.executable, str(script), str(path)], check=True, cwd=root,
+                   env={**os.environ, "PYTHONPATH": root})
+    space = {"x": tune.uniform(0.0, 1.0), "build": build_model, "shape": tune.choice([(8, 8), (16,)])}
+    r = ts.minimize(lambda c: c["x"] + len(c["shape"]), space, searcher="tpe", n_trials=6, seed=2, path=path)
+    assert len(r.history) == 6  # the function's repr differs between the processes: still the same space
+    assert all(h["config"]["build"] is build_model for h in r.history)
+    assert all(h["config"]["shape"] in [(8, 8), (16,)] for h in r.history)  # tuples again, not JSON lists
+    assert r.best_config["build"] is build_model

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import traceback
 import warnings
@@ -131,13 +132,21 @@ def _load_run(result: MinimizeResult, mode: str) -> None:
                          f"{f' ({saved})' if saved else ''}; resume it with the same searcher, mode and space, "
                          "or pass another path")
     s.load_state_dict(run["searcher_state"])
-    result.history = [{**h, "value": math.nan if h["value"] is None else float(h["value"])}
-                      for h in run["history"]]
+    result.history = [{**h, "value": math.nan if h["value"] is None else float(h["value"]),
+                       "config": _config_of(s, h)} for h in run["history"]]
+
+
+def _config_of(s: Searcher, record: Mapping[str, Any]) -> dict:
+    """A saved evaluation's config as the space decodes it (its objects and types, not their JSON text)."""
+    rec = s.trials.get(str(record.get("trial_id")))
+    return s.space.decode(rec.vector) if rec is not None else record["config"]
 
 
 def _space_key(s: Searcher) -> Any:
-    """The space's description as it reads back from JSON (to compare a saved run's space with this one)."""
-    return json.loads(json.dumps(s.space.describe(), default=str))
+    """The space's description as it reads back from JSON (to compare a saved run's space with this one),
+    without the memory addresses of objects' reprs (a function as a constant), which differ by process."""
+    text = json.dumps(s.space.describe(), default=str)
+    return json.loads(re.sub(r" at 0x[0-9a-fA-F]+", "", text))
 
 
 def _plain(v: Any) -> Any:

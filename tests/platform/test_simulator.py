@@ -238,3 +238,23 @@ def test_an_lce_stop_records_its_predicted_final_and_tells_it():
         rec = r.searcher.trials[h["trial_id"]]
         assert rec.predicted and rec.results[None] == pytest.approx(h["predicted"])
     assert all(h["predicted"] is None for h in r.history if h not in stops)
+
+
+def test_the_result_carries_the_schedulers_notes():
+    def percent(config, budget):  # an accuracy in percent, maximized
+        top = 90 - 30 * (config["x"] - 0.3) ** 2
+        return top - (top - 10) * math.exp(-budget / 3), budget
+
+    r = simulate(percent, toy_space(), scheduler="lce", max_budget=9, max_evaluations=60, seed=0, mode="max")
+    assert any("scheduler_kwargs={'optimum': 100}" in n for n in r.notes)
+    r = simulate(percent, toy_space(), scheduler="lce", max_budget=9, max_evaluations=60, seed=0, mode="max",
+                 scheduler_kwargs={"optimum": 100})
+    assert not any("log value space" in n for n in r.notes)
+    assert simulate(toy_curve, toy_space(), scheduler="asha", max_budget=9, max_evaluations=20).notes == []
+    # scheduler_kwargs as in fn.tune, or keyword arguments; not both for one option
+    same = simulate(percent, toy_space(), scheduler="lce", max_budget=9, max_evaluations=60, seed=0, mode="max",
+                    optimum=100)
+    assert [h["decision"] for h in same.history] == [h["decision"] for h in r.history]
+    with pytest.raises(SimulationError, match="given twice"):
+        simulate(percent, toy_space(), scheduler="lce", max_budget=9, max_evaluations=6, optimum=100,
+                 scheduler_kwargs={"optimum": 1})

@@ -93,6 +93,11 @@ class SimulationResult:
         return min(full, key=lambda h: sign * h["value"])["config"]
 
     @property
+    def notes(self) -> list[str]:
+        """What the scheduler says about how the run was decided (e.g. lce's log space off, and why)."""
+        return self.scheduler.notes()
+
+    @property
     def utilization(self) -> float:
         """Busy worker-seconds over ``workers * time``."""
         return sum(self.busy) / (self.workers * self.time) if self.time > 0 else 0.0
@@ -112,7 +117,8 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
              scheduler: str | Scheduler | None = None, *, min_budget: float = 1.0, max_budget: float,
              eta: float = 3.0, workers: int = 1, max_time: float = math.inf, seed: int = 0,
              mode: str = "min", max_evaluations: int | None = None, step: float | None = None,
-             searcher_kwargs: dict | None = None, **scheduler_kwargs: Any) -> SimulationResult:
+             searcher_kwargs: dict | None = None, scheduler_kwargs: dict | None = None,
+             **options: Any) -> SimulationResult:
     """Simulate a tuning run; see the module docstring.
 
     ``searcher``/``scheduler``: names or core objects; ``scheduler=None`` is FIFO; a preset name
@@ -120,7 +126,8 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     ``step`` (e.g. 1 = every epoch, for learning-curve schedulers); ``None`` reports only at the budgets
     the scheduler decides at, except for a scheduler that reads whole curves (``"lce"``), where it
     defaults to ``min_budget`` (one report per epoch when budgets are epochs from 1).  Extra keyword
-    arguments go to the scheduler (``max_trials=``, ``promotion=False`` ...).  Ends at ``max_time``
+    arguments go to the scheduler (``max_trials=``, ``promotion=False`` ...), as does ``scheduler_kwargs``
+    (a dict, as in ``fn.tune``).  Ends at ``max_time``
     (simulated seconds), ``max_evaluations`` (reports)
     or when the scheduler says ``done``.
     """
@@ -130,7 +137,12 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
         raise SimulationError("set max_time (simulated seconds) or max_evaluations, or the run never ends")
     if step is not None and not (math.isfinite(step) and step > 0):
         raise SimulationError(f"step must be a positive number or None, got {step!r}")
-    sched = _make_scheduler(scheduler, searcher, min_budget, max_budget, eta, mode, seed, scheduler_kwargs)
+    both = set(scheduler_kwargs or {}) & set(options)
+    if both:
+        raise SimulationError(f"scheduler option(s) {sorted(both)} given twice: in scheduler_kwargs and as "
+                              "keyword arguments")
+    options = {**(scheduler_kwargs or {}), **options}
+    sched = _make_scheduler(scheduler, searcher, min_budget, max_budget, eta, mode, seed, options)
     if step is None and sched.reads_curves:
         step = sched.min_budget
     srch = _make_searcher(scheduler, searcher, space, mode, seed, searcher_kwargs or {})

@@ -146,3 +146,17 @@ def test_a_run_with_objects_in_its_space_resumes_in_another_process(tmp_path):
     assert all(h["config"]["build"] is build_model for h in r.history)
     assert all(h["config"]["shape"] in [(8, 8), (16,)] for h in r.history)  # tuples again, not JSON lists
     assert r.best_config["build"] is build_model
+
+
+def test_searcher_options_as_a_dict_or_as_keywords():
+    a = ts.minimize(f, SPACE, searcher="tpe", n_trials=8, seed=0, searcher_kwargs={"n_startup": 3})
+    b = ts.minimize(f, SPACE, searcher="tpe", n_trials=8, seed=0, n_startup=3)
+    c = ts.minimize(f, SPACE, searcher="tpe", n_trials=8, seed=0)
+    assert a.searcher.n_startup == 3 and [h["config"] for h in a.history] == [h["config"] for h in b.history]
+    assert [h["config"] for h in a.history] != [h["config"] for h in c.history]  # the option took effect
+    with pytest.raises(ValueError, match="given twice"):
+        ts.minimize(f, SPACE, searcher="tpe", n_trials=2, searcher_kwargs={"n_startup": 3}, n_startup=4)
+    from tunestack.searchers import SearcherError
+
+    with pytest.raises(SearcherError, match="no option 'n_startp'"):
+        ts.minimize(f, SPACE, searcher="tpe", n_trials=2, searcher_kwargs={"n_startp": 3})

@@ -43,11 +43,12 @@ class MinimizeResult:
 def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "random",
              n_trials: int = 100, seed: int | None = None, mode: str = "min",
              callback: Callable[[dict], None] | None = None, path: str | os.PathLike | None = None,
-             **searcher_kwargs: Any) -> MinimizeResult:
+             searcher_kwargs: Mapping[str, Any] | None = None, **options: Any) -> MinimizeResult:
     """Optimize ``fn(config) -> float`` over ``space`` with ``n_trials`` sequential evaluations.
 
     A call that raises, or returns nan/inf, is recorded as failed and told to the searcher as a failure;
-    the loop goes on.  Ctrl-C stops the loop and returns what was evaluated so far.
+    the loop goes on.  Ctrl-C stops the loop and returns what was evaluated so far.  Searcher options
+    go in ``searcher_kwargs`` (a dict, as in ``fn.tune``) or as keyword arguments (``n_startup=5``).
 
     ``path``: a JSON file that holds the run (every evaluation and the searcher's JSON state), rewritten
     atomically after each evaluation.  Called again with the same ``path`` (after a Ctrl-C, a crash or
@@ -57,7 +58,11 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
-    s = create(searcher, space, mode=mode, seed=seed, **searcher_kwargs)
+    both = set(searcher_kwargs or {}) & set(options)
+    if both:
+        raise ValueError(f"searcher option(s) {sorted(both)} given twice: in searcher_kwargs and as keyword "
+                         "arguments")
+    s = create(searcher, space, mode=mode, seed=seed, **{**(searcher_kwargs or {}), **options})
     result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path))
     sign = 1.0 if mode == "min" else -1.0
     best = math.inf

@@ -178,7 +178,7 @@ class Scheduler:
 
     def notes(self) -> list[str]:
         """What the user should know about how this run was decided (a setting that did not fit the
-        metric, say); the run summary prints them.  None by default."""
+        metric, say); the run summary prints them.  None (an empty list) by default."""
         return []
 
     def take_stopped(self) -> list[str]:

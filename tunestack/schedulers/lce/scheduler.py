@@ -165,12 +165,12 @@ class LCEScheduler(Scheduler):
         if not self._positive:
             beyond = [v for t in self.trials.values() for v in t.results.values()
                       if v is not None and v <= self.floor]
-            worst = self._to_min(min(beyond)) if beyond else None
+            worst = f" ({self._to_min(min(beyond)):g})" if beyond else ""
             if self.optimum == "auto" and self.mode == "min":
-                return (f"lce turned its log value space off: a result ({worst:g}) was <= 0, so the metric "
+                return (f"lce turned its log value space off: a result{worst} was <= 0, so the metric "
                         "is not a loss or an error rate bounded by 0; pass scheduler_kwargs={'optimum': "
                         "<its best value>} if it has one")
-            return (f"lce turned its log value space off: a result ({worst:g}) reached or passed "
+            return (f"lce turned its log value space off: a result{worst} reached or passed "
                     f"optimum={self._to_min(self.floor):g}; check the optimum")
         return None
 

@@ -11,10 +11,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import numpy as np
 import pandas as pd
 
 from ..searchers import Searcher, create
+from .coordinator import _plain
 
 __all__ = ["minimize", "MinimizeResult", "RUN_FORMAT"]
 
@@ -31,6 +31,7 @@ class MinimizeResult:
     searcher: Searcher | None = None
     interrupted: bool = False
     path: str | None = None  # the JSON file the run is saved to (``path=``), else None
+    _space_key: Any = field(default=None, repr=False)  # the space as saved runs compare it
 
     @property
     def table(self) -> pd.DataFrame:
@@ -64,6 +65,8 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
                          "arguments")
     s = create(searcher, space, mode=mode, seed=seed, **{**(searcher_kwargs or {}), **options})
     result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path))
+    if result.path is not None:
+        result._space_key = _space_key(s)
     sign = 1.0 if mode == "min" else -1.0
     best = math.inf
     if result.path is not None and os.path.exists(result.path):
@@ -106,7 +109,7 @@ def _save_run(result: MinimizeResult, mode: str) -> None:
     """Write the run to ``result.path`` atomically (a kill mid-write leaves the previous file)."""
     s = result.searcher
     assert s is not None and result.path is not None
-    run = {"format": RUN_FORMAT, "searcher": s.name, "mode": mode, "space": _space_key(s),
+    run = {"format": RUN_FORMAT, "searcher": s.name, "mode": mode, "space": result._space_key,
            "history": [{**h, "value": h["value"] if math.isfinite(h["value"]) else None}
                        for h in result.history],
            "searcher_state": s.state_dict()}
@@ -128,7 +131,7 @@ def _load_run(result: MinimizeResult, mode: str) -> None:
     if not isinstance(run, dict) or run.get("format") != RUN_FORMAT:
         raise ValueError(f"path={result.path!r} is not a saved tunestack.minimize run (format "
                          f"{run.get('format') if isinstance(run, dict) else None!r})")
-    given = {"searcher": s.name, "mode": mode, "space": _space_key(s)}
+    given = {"searcher": s.name, "mode": mode, "space": result._space_key}
     differ = [k for k in given if run.get(k) != given[k]]
     if differ:
         saved = ", ".join(f"{k}={run.get(k)!r}" for k in differ if k != "space")
@@ -152,14 +155,6 @@ def _space_key(s: Searcher) -> Any:
     without the memory addresses of objects' reprs (a function as a constant), which differ by process."""
     text = json.dumps(s.space.describe(), default=str)
     return json.loads(re.sub(r" at 0x[0-9a-fA-F]+", "", text))
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
 
 
 def _as_float(value: Any) -> float:

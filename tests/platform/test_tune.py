@@ -170,14 +170,24 @@ def _barrier_job(barrier, n: int):
     return gpu_job
 
 
-def _wait_for_free_resources(ray, cpu: float, gpu: float, timeout: float = 120.0) -> None:
-    """The barrier tests need the whole shared Ray: wait until earlier tests' actors have exited."""
+def _wait_for_free_resources(ray, cpu: float, gpu: float, timeout: float = 180.0) -> None:
+    """The barrier tests need these resources free in the shared Ray: wait for earlier tests' actors
+    to exit; if they do not, fail naming what still holds the Ray (live actors, placement groups)."""
     deadline = time.time() + timeout
     while True:
         free = ray.available_resources()
         if free.get("CPU", 0) >= cpu and free.get("GPU", 0) >= gpu:
             return
-        assert time.time() < deadline, f"the shared Ray is still busy: free {free}"
+        if time.time() > deadline:
+            from ray._private import state
+            from ray.util import placement_group_table
+
+            actors = [(a.get("ActorClassName"), a.get("Pid"), a.get("State")) for a in state.actors().values()
+                      if a.get("State") != "DEAD"]
+            groups = [(g.get("strategy"), g.get("state"), g.get("bundles")) for g in placement_group_table().values()
+                      if g.get("state") != "REMOVED"]
+            raise AssertionError(f"the shared Ray is still busy after {timeout:.0f} s: free {free}; "
+                                 f"live actors {actors}; placement groups {groups}")
         time.sleep(0.5)
 
 
@@ -190,8 +200,9 @@ def _starts(barrier) -> str:
 def test_gpu_trials_get_their_own_device(ray_local, tmp_path):
     barrier = tmp_path / "four"
     barrier.mkdir()
-    _wait_for_free_resources(ray_local, cpu=4, gpu=4)
-    result = _barrier_job(barrier, 4).tune(num_samples=4, resources={"cpu": 1, "gpu": 1}, seed=0,
+    _wait_for_free_resources(ray_local, cpu=2, gpu=4)
+    # half a CPU per trial: a leftover actor of an earlier test holding one CPU cannot block the four
+    result = _barrier_job(barrier, 4).tune(num_samples=4, resources={"cpu": 0.5, "gpu": 1}, seed=0,
                                            storage_path=str(tmp_path), tracking=False, verbose=0)
     assert (result.table["status"] == "completed").all(), (result.table.get("error"), _starts(barrier))
     assert sorted(p.read_text() for p in barrier.iterdir()) == ["0", "1", "2", "3"]
@@ -200,8 +211,8 @@ def test_gpu_trials_get_their_own_device(ray_local, tmp_path):
 def test_fractional_gpus_share_a_device(ray_local, tmp_path):
     barrier = tmp_path / "two"
     barrier.mkdir()
-    _wait_for_free_resources(ray_local, cpu=2, gpu=1)
-    result = _barrier_job(barrier, 2).tune(num_samples=2, resources={"cpu": 1, "gpu": 0.5}, seed=1,
+    _wait_for_free_resources(ray_local, cpu=1, gpu=1)
+    result = _barrier_job(barrier, 2).tune(num_samples=2, resources={"cpu": 0.5, "gpu": 0.5}, seed=1,
                                            storage_path=str(tmp_path), tracking=False, verbose=0)
     assert (result.table["status"] == "completed").all(), (result.table.get("error"), _starts(barrier))
     devs = [p.read_text() for p in barrier.iterdir()]

@@ -160,3 +160,22 @@ def test_searcher_options_as_a_dict_or_as_keywords():
 
     with pytest.raises(SearcherError, match="no option 'n_startp'"):
         ts.minimize(f, SPACE, searcher="tpe", n_trials=2, searcher_kwargs={"n_startp": 3})
+
+
+@pytest.mark.parametrize("bad, name", [("0.25", "str"), (None, "NoneType"), ([1.0], "list")])
+def test_an_objective_returning_no_number_fails_that_trial_by_name(bad, name):
+    with pytest.warns(RuntimeWarning, match=f"must return a number, got {name}"):
+        r = ts.minimize(lambda config: bad, SPACE, searcher="random", n_trials=2, seed=0)
+    assert r.best_value is None
+    assert all(h["status"] == f"failed: TypeError: the objective must return a number, got {name}" for h in r.history)
+
+
+def test_report_refuses_a_metric_that_is_not_a_number():
+    from tunestack.platform.session import MetricError, TrialSession, trial_session
+
+    with trial_session(TrialSession(metric="loss", in_ray=False)) as s:
+        ts.report(loss=0.5)
+        for bad in ("0.25", None, [0.1]):
+            with pytest.raises(MetricError, match="metric 'loss' must be a number"):
+                ts.report(loss=bad)
+    assert s.history == [{"loss": 0.5}]

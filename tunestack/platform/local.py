@@ -163,6 +163,8 @@ def _as_float(value: Any) -> float:
             raise TypeError(f"the objective returned a dict with keys {list(value)}; return one number")
         value = next(iter(value.values()))
     try:
+        if isinstance(value, (str, bytes)):  # float("0.5") would take a formatted string as a value
+            raise TypeError
         return float(value)
     except (TypeError, ValueError) as e:
         raise TypeError(f"the objective must return a number, got {type(value).__name__}") from e

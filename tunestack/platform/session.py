@@ -82,6 +82,8 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
         )
     value = metrics[session.metric]
     try:
+        if isinstance(value, (str, bytes)):  # float("0.5") would pass a formatted string on
+            raise TypeError
         float(value)
     except (TypeError, ValueError):
         raise MetricError(f"metric {session.metric!r} must be a number, got {value!r}") from None

@@ -177,3 +177,23 @@ def test_a_predicted_final_is_kept_with_the_trial_and_survives_a_kill(tmp_path):
         assert t.predicted == 0.7, rid
         rec = b.searcher.trials[t.sid]
         assert rec.predicted and rec.results[None] == pytest.approx(0.7), (rid, rec.results)
+
+
+def test_num_samples_minus_one_hands_out_trials_until_the_job_is_stopped(tmp_path):
+    c = _coordinator(tmp_path, "asha", num_samples=-1, max_concurrent=1)
+    for i in range(40):  # far past any bracket: a rung scheduler keeps asking for new trials
+        rid = f"r{i}"
+        cfg = c.suggest(rid)
+        assert isinstance(cfg, dict), (i, cfg)
+        c.on_result(rid, {"loss": _loss(cfg), "training_iteration": 1})
+        c.on_complete(rid, {"loss": _loss(cfg), "training_iteration": 1}, False)
+    assert not c.search_finished and len(c.trials) == 40
+
+
+def test_num_samples_below_one_is_refused_unless_minus_one():
+    from tunestack.platform.runner import JobSpec, TuneError
+
+    JobSpec(metric="loss", num_samples=-1).check()
+    for bad in (0, -2):
+        with pytest.raises(TuneError, match="num_samples must be >= 1, or -1"):
+            JobSpec(metric="loss", num_samples=bad).check()

@@ -360,3 +360,25 @@ def test_summary_says_when_lce_could_not_stop_anything(capsys):
     assert "lower" not in summary(3, 6)  # min_points cannot go below 4
     assert "it needs 3 trials completed at max_budget (its incumbent) before it stops any, and 2" in summary(9, 2)
     assert "lce stopped no trial" not in summary(9, 6)
+
+
+def test_num_samples_minus_one_runs_trials_until_the_time_budget(ray_local, tmp_path):
+    @ts.tunable(space={"x": tune.uniform(-1, 1)}, metric="loss")
+    def steps(config):
+        for i in range(4):
+            time.sleep(0.1)
+            ts.report(loss=config["x"] ** 2 + 1.0 / (i + 1))
+
+    start = time.time()
+    result = steps.tune(searcher="tpe", num_samples=-1, time_budget_s=8, seed=0, storage_path=str(tmp_path),
+                        tracking=False, verbose=0)
+    assert time.time() - start < 60
+    t = result.table
+    done = t[t["status"] == "completed"]
+    assert len(done) >= 5, t[["status", "reason"]]  # more than the 4 workers' first round
+    assert set(t["status"]) <= {"completed", "stopped"}
+    cut = t[t["status"] == "stopped"]
+    assert cut["reason"].str.startswith("stopped: time_budget_s=8 reached").all()
+    never = cut[cut["budget"] == 0]
+    assert never["reason"].str.endswith("before its first result").all()
+    assert result.best_value == pytest.approx(done["value"].min()) and not result.interrupted

@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                                                     "scheduler preset's, else random)")
     r.add_argument("--scheduler", default=None, help="fifo | sh | asha | hyperband | async_hyperband | "
                                                      "bohb | async_bohb | rf_hyperband | lce")
-    r.add_argument("--num-samples", type=int, default=20)
+    r.add_argument("--num-samples", type=int, default=20,
+                   help="trials to run; -1: new trials until --time-budget-s or a Ctrl-C")
     r.add_argument("--max-concurrent", type=int, default=None)
     r.add_argument("--cpus-per-trial", type=float, default=1.0)
     r.add_argument("--gpus-per-trial", type=float, default=0.0)

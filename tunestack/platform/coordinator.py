@@ -74,6 +74,8 @@ class Coordinator:
 
     @property
     def search_finished(self) -> bool:
+        if self.num_samples < 0:  # -1: new trials until the time budget or a Ctrl-C ends the job
+            return False
         return len(self.trials) + len(self.reissue) >= self.num_samples
 
     def suggest(self, ray_id: str) -> dict | str | None:

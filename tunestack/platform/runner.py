@@ -62,8 +62,9 @@ class JobSpec:
             raise TuneError(f"mode must be 'min' or 'max', got {self.mode!r}")
         if not isinstance(self.metric, str) or not self.metric:
             raise TuneError("metric must be the name of a metric the function reports, e.g. 'val_loss'")
-        if int(self.num_samples) < 1:
-            raise TuneError(f"num_samples must be >= 1, got {self.num_samples}")
+        if int(self.num_samples) < 1 and int(self.num_samples) != -1:
+            raise TuneError(f"num_samples must be >= 1, or -1 for trials until time_budget_s or a Ctrl-C, "
+                            f"got {self.num_samples}")
         if self.max_concurrent is not None and int(self.max_concurrent) < 1:
             raise TuneError(f"max_concurrent must be >= 1, got {self.max_concurrent}")
         bad = set(self.resources) - {"cpu", "gpu", "memory", "custom"}
@@ -217,7 +218,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     unfinished = [t for t in coord.trials.values() if t.status != "done"]
     if unfinished and spec.time_budget_s is not None and time.time() - start >= spec.time_budget_s:
         for t in unfinished:
-            t.outcome = t.outcome or f"stopped: time_budget_s={spec.time_budget_s:g} reached"
+            first = "" if t.history or t.last_value is not None else " before its first result"
+            t.outcome = t.outcome or f"stopped: time_budget_s={spec.time_budget_s:g} reached{first}"
     else:
         interrupted = interrupted or bool(unfinished)
     result = collect(coord, grid, spec, space, job_dir, interrupted)

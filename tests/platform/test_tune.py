@@ -382,3 +382,9 @@ def test_num_samples_minus_one_runs_trials_until_the_time_budget(ray_local, tmp_
     never = cut[cut["budget"] == 0]
     assert never["reason"].str.endswith("before its first result").all()
     assert result.best_value == pytest.approx(done["value"].min()) and not result.interrupted
+    # the budget counts the job's whole running time: a resume (the second one too, which Ray ends
+    # before it looks at the budget) keeps the job as it ended, not as interrupted
+    for _ in range(2):
+        again = steps.resume(result.path, verbose=0)
+        assert not again.interrupted
+        assert sorted(again.table["reason"].fillna("")) == sorted(t["reason"].fillna(""))

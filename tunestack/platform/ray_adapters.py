@@ -15,6 +15,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
+from ray.tune.stopper import TimeoutStopper
 
 from .coordinator import FINISHED, Coordinator
 from .tracking import register_live
@@ -189,3 +190,18 @@ class RayScheduler(TrialScheduler):
     def debug_string(self) -> str:
         s = self.coordinator.scheduler
         return f"Using tunestack scheduler {getattr(s, 'name', 'fifo')!r}."
+
+
+class TimeBudget(TimeoutStopper):
+    """Ray's time budget (running time of the whole job, a resume counting only the time it runs), which
+    also tells the driver that it was the budget, not a Ctrl-C, that ended the job."""
+
+    def __init__(self, seconds: float, job_id: str):
+        super().__init__(seconds)
+        self.job_id = job_id
+
+    def stop_all(self) -> bool:
+        if super().stop_all():
+            register_live(self.job_id, time_budget_reached=True)
+            return True
+        return False

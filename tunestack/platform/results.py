@@ -172,6 +172,11 @@ def print_summary(result: TuneResult, seconds: float) -> None:
         lines.append(f"  {result.n_failed} trial(s) failed; first error: {first}")
     if result.interrupted:
         lines.append(f"  interrupted: resume with tunestack.resume({result.path!r}, fn)")
+    elif "reason" in result.table and len(result.table):
+        cut = result.table["reason"].fillna("").str.startswith("stopped: time_budget_s=")
+        if cut.any():
+            lines.append(f"  the time budget ended the job: {int(cut.sum())} unfinished trial(s) stopped "
+                         "(a resume does not run them: the budget counts the job's whole running time)")
     if result.tracking_uri:
         lines.append(f"  MLflow: experiment {result.mlflow_experiment!r} in {result.tracking_uri}; "
                      f"open the UI with: tunestack ui --tracking-uri {result.tracking_uri}")

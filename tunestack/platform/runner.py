@@ -25,6 +25,7 @@ __all__ = ["TuneResult", "run_job", "resume", "JobSpec", "TuneError"]
 log = logging.getLogger("tunestack")
 JOB_FILE = "tunestack_job.json"
 JOURNAL_FILE = "tunestack_journal.jsonl"
+TIME_UP_FILE = "tunestack_time_budget_reached"  # written when time_budget_s ended the job
 
 
 class TuneError(RuntimeError):
@@ -141,8 +142,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     """Run (or resume) a tuning job of ``fn`` over ``space`` as described by ``spec``."""
     from ray import tune
 
-    from .ray_adapters import RayScheduler, RaySearcher
-    from .tracking import TrackingCallback, TrackingClient, register_live
+    from .ray_adapters import RayScheduler, RaySearcher, TimeBudget
+    from .tracking import TrackingCallback, TrackingClient, live, register_live
 
     spec.check()
     space = SearchSpace.create(space)
@@ -176,7 +177,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     coord = Coordinator(searcher, scheduler, spec.metric, spec.mode, spec.num_samples, max_concurrent,
                         spec.budget_attr, lookahead=0 if spec.max_concurrent else None)
     coord.journal_path = os.path.join(job_dir, JOURNAL_FILE)
-    register_live(spec.job_id, tracking=tracker, coordinator=coord)
+    register_live(spec.job_id, tracking=tracker, coordinator=coord, time_budget_reached=False)
     replaced = _restart_from_own_state(coord, job_dir) if restart else []
     if not resume:
         os.makedirs(job_dir, exist_ok=True)
@@ -185,8 +186,9 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
 
     trainable = tune.with_resources(make_trainable(fn, spec.metric), resources)
     if resume and not restart:
-        tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=False)
+        with cluster.quiet_ray():  # Ray warns of every trial that had no result yet, as a FileNotFoundError
+            tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,
+                                       resume_errored=False)
     else:
         search_alg = RaySearcher(coord, spec.job_id)
         # Ray is told no count (-1: unbounded); the coordinator ends the search (FINISHED) once it has
@@ -195,10 +197,10 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=RayScheduler(coord),
-                                        num_samples=-1, reuse_actors=spec.reuse_actors,
-                                        time_budget_s=spec.time_budget_s),
+                                        num_samples=-1, reuse_actors=spec.reuse_actors),
             run_config=tune.RunConfig(
                 name=spec.name, storage_path=spec.storage_path, verbose=0,
+                stop=None if spec.time_budget_s is None else TimeBudget(spec.time_budget_s, spec.job_id),
                 callbacks=[TrackingCallback(spec.job_id, spec.metric)],
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
@@ -214,9 +216,14 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     if resume and tracker is not None:
         _retrack_ended(tracker, coord, replaced)
     # Ray's own SIGINT handler ends the run without raising: trials left unfinished mean it was cut
-    # short, by the user or by time_budget_s
+    # short, by the user or by time_budget_s (the whole job's running time, this run's and earlier ones')
     unfinished = [t for t in coord.trials.values() if t.status != "done"]
-    if unfinished and spec.time_budget_s is not None and time.time() - start >= spec.time_budget_s:
+    time_up = os.path.join(job_dir, TIME_UP_FILE)
+    if live(spec.job_id, "time_budget_reached") and not os.path.exists(time_up):
+        # a resume restores Ray's search as finished and never asks the time budget again: remember it
+        with open(time_up, "w") as f:
+            f.write(f"time_budget_s={spec.time_budget_s:g}\n")
+    if unfinished and os.path.exists(time_up):
         for t in unfinished:
             first = "" if t.history or t.last_value is not None else " before its first result"
             t.outcome = t.outcome or f"stopped: time_budget_s={spec.time_budget_s:g} reached{first}"

@@ -388,3 +388,22 @@ def test_num_samples_minus_one_runs_trials_until_the_time_budget(ray_local, tmp_
         again = steps.resume(result.path, verbose=0)
         assert not again.interrupted
         assert sorted(again.table["reason"].fillna("")) == sorted(t["reason"].fillna(""))
+
+
+def test_ray_client_is_refused_with_the_way_to_run_on_a_cluster(tmp_path):
+    with pytest.raises(ValueError, match="Ray Client.*not supported.*ray job submit"):
+        quadratic.tune(address="ray://127.0.0.1:10001", storage_path=str(tmp_path), tracking=False)
+
+
+def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with pytest.raises(ValueError, match="resources\\['gpu'\\]"):
+        quadratic.tune(num_samples=2, resources={"cpu": 1, "gpu": 1.5}, name="cannot-start",
+                       storage_path=str(tmp_path), tracking_uri=uri, verbose=0)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("cannot-start")
+    runs = client.search_runs([exp.experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]  # it stayed RUNNING after the script's exit
+    assert runs[0].data.tags["tunestack.reason"].startswith("could not start: ValueError: resources['gpu']")

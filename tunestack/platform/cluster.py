@@ -7,13 +7,29 @@ import math
 import os
 from typing import Any, Iterator, Mapping
 
-__all__ = ["ensure_ray", "trial_resources", "default_concurrency", "quiet_ray", "pending_trials"]
+__all__ = ["ensure_ray", "refuse_ray_client", "trial_resources", "default_concurrency", "quiet_ray",
+           "pending_trials"]
+
+
+_NO_CLIENT = ("tunestack's driver must run on a node of the cluster: it receives every result, drives the "
+              "searcher and scheduler and writes MLflow, and under Ray Client the tuning loop would run "
+              "on the cluster without it. Run the script on the head node with address='auto', or submit "
+              "it there: `ray job submit --address http://<head>:8265 --working-dir . -- python train.py`")
+
+
+def refuse_ray_client(address: str | None) -> None:
+    """Raise a clear error for a Ray Client address, or when this process is a Ray Client."""
+    from ray.util.client import ray as client_ray
+
+    if (address or "").startswith("ray://") or client_ray.is_connected():
+        raise ValueError(f"Ray Client (ray://) is not supported. {_NO_CLIENT}")
 
 
 def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
-    """Use the running Ray, join ``address`` ("auto" or "ray://host:10001"), or start a local one."""
+    """Use the running Ray, join ``address`` ("auto" or "host:6379"), or start a local one."""
     import ray
 
+    refuse_ray_client(address)
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}

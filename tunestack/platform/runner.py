@@ -1,6 +1,7 @@
 """The tuning runner: one call from ``fn.tune(...)`` to a finished Ray Tune job tracked in MLflow."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -8,7 +9,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from ..schedulers import Scheduler
 from ..schedulers import create as create_scheduler
@@ -146,6 +147,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     from .tracking import TrackingCallback, TrackingClient, live, register_live
 
     spec.check()
+    cluster.refuse_ray_client(address)
     space = SearchSpace.create(space)
     job_dir = _job_dir(spec, fn)
     restoring = resume and tune.Tuner.can_restore(job_dir)
@@ -169,49 +171,52 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                                  tags={"tunestack.searcher": searcher.name,
                                        "tunestack.scheduler": getattr(scheduler, "name", "fifo")},
                                  resume=resume)
-    cluster.ensure_ray(address)
-    resources = cluster.trial_resources(spec.resources)
-    max_concurrent = spec.max_concurrent or cluster.default_concurrency(resources)
-    # when resources bound the concurrency, trials created ahead wait for a free slot and start at once;
-    # a max_concurrent set by the user below that bound must not be exceeded, so nothing is created ahead
-    coord = Coordinator(searcher, scheduler, spec.metric, spec.mode, spec.num_samples, max_concurrent,
-                        spec.budget_attr, lookahead=0 if spec.max_concurrent else None)
-    coord.journal_path = os.path.join(job_dir, JOURNAL_FILE)
-    register_live(spec.job_id, tracking=tracker, coordinator=coord, time_budget_reached=False)
-    replaced = _restart_from_own_state(coord, job_dir) if restart else []
-    if not resume:
-        os.makedirs(job_dir, exist_ok=True)
-        with open(os.path.join(job_dir, JOB_FILE), "w") as f:
-            json.dump(spec.__dict__, f, indent=1, default=str)
+    # a job that cannot start leaves no RUNNING run in MLflow (a resumed one stays KILLED: resumable)
+    with _tracking_closed_on_error(tracker, "KILLED" if resume else "FAILED"):
+        cluster.ensure_ray(address)
+        resources = cluster.trial_resources(spec.resources)
+        max_concurrent = spec.max_concurrent or cluster.default_concurrency(resources)
+        # when resources bound the concurrency, trials created ahead wait for a free slot and start at
+        # once; a max_concurrent set by the user below that bound must not be exceeded, so nothing is
+        # created ahead
+        coord = Coordinator(searcher, scheduler, spec.metric, spec.mode, spec.num_samples, max_concurrent,
+                            spec.budget_attr, lookahead=0 if spec.max_concurrent else None)
+        coord.journal_path = os.path.join(job_dir, JOURNAL_FILE)
+        register_live(spec.job_id, tracking=tracker, coordinator=coord, time_budget_reached=False)
+        replaced = _restart_from_own_state(coord, job_dir) if restart else []
+        if not resume:
+            os.makedirs(job_dir, exist_ok=True)
+            with open(os.path.join(job_dir, JOB_FILE), "w") as f:
+                json.dump(spec.__dict__, f, indent=1, default=str)
 
-    trainable = tune.with_resources(make_trainable(fn, spec.metric), resources)
-    if resume and not restart:
-        with cluster.quiet_ray():  # Ray warns of every trial that had no result yet, as a FileNotFoundError
-            tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,
-                                       resume_errored=False)
-    else:
-        search_alg = RaySearcher(coord, spec.job_id)
-        # Ray is told no count (-1: unbounded); the coordinator ends the search (FINISHED) once it has
-        # num_samples trials of its own.  Ray's own count would include a trial that a resume stops
-        # because our state never heard of it (see Coordinator.reconcile), so the job would lose one.
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=RayScheduler(coord),
-                                        num_samples=-1, reuse_actors=spec.reuse_actors),
-            run_config=tune.RunConfig(
-                name=spec.name, storage_path=spec.storage_path, verbose=0,
-                stop=None if spec.time_budget_s is None else TimeBudget(spec.time_budget_s, spec.job_id),
-                callbacks=[TrackingCallback(spec.job_id, spec.metric)],
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
-        )
-    interrupted = False
-    start = time.time()
-    with cluster.quiet_ray(), cluster.pending_trials(max_concurrent + coord.lookahead):
-        try:
-            grid = tuner.fit()
-        except KeyboardInterrupt:
-            interrupted, grid = True, None
+        trainable = tune.with_resources(make_trainable(fn, spec.metric), resources)
+        if resume and not restart:
+            with cluster.quiet_ray():  # Ray warns of each trial with no result yet (FileNotFoundError)
+                tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,
+                                           resume_errored=False)
+        else:
+            search_alg = RaySearcher(coord, spec.job_id)
+            # Ray is told no count (-1: unbounded); the coordinator ends the search (FINISHED) once it
+            # has num_samples trials of its own.  Ray's own count would include a trial that a resume
+            # stops because our state never heard of it (see Coordinator.reconcile): the job would lose one.
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=RayScheduler(coord),
+                                            num_samples=-1, reuse_actors=spec.reuse_actors),
+                run_config=tune.RunConfig(
+                    name=spec.name, storage_path=spec.storage_path, verbose=0,
+                    stop=None if spec.time_budget_s is None else TimeBudget(spec.time_budget_s, spec.job_id),
+                    callbacks=[TrackingCallback(spec.job_id, spec.metric)],
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                    failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
+            )
+        interrupted = False
+        start = time.time()
+        with cluster.quiet_ray(), cluster.pending_trials(max_concurrent + coord.lookahead):
+            try:
+                grid = tuner.fit()
+            except KeyboardInterrupt:
+                interrupted, grid = True, None
     coord = _live_coordinator(spec.job_id, coord)
     if resume and tracker is not None:
         _retrack_ended(tracker, coord, replaced)
@@ -234,6 +239,17 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     if verbose:
         print_summary(result, time.time() - start)
     return result
+
+
+@contextlib.contextmanager
+def _tracking_closed_on_error(tracker: Any, status: str) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as e:
+        if tracker is not None:
+            lines = str(e).strip().splitlines() or [""]
+            tracker.close(status=status, reason=f"could not start: {type(e).__name__}: {lines[-1]}")
+        raise
 
 
 def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = None) -> None:

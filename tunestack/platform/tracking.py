@@ -180,10 +180,10 @@ class TrackingClient:
         self._ready.wait(timeout)
         return self.info
 
-    def close(self, status: str = "FINISHED", timeout: float = 300.0) -> None:
-        """End the parent run and wait until everything is written; the writer then waits for the
-        driver's next job."""
-        self.send("end", status=status)
+    def close(self, status: str = "FINISHED", timeout: float = 300.0, reason: str | None = None) -> None:
+        """End the parent run (``reason``: a tag saying why, for a job that could not start) and wait
+        until everything is written; the writer then waits for the driver's next job."""
+        self.send("end", status=status, reason=reason)
         deadline = time.monotonic() + timeout
         try:
             done = self._answers.get(timeout=timeout)["event"] == "done"  # or "exit": the writer died

@@ -14,7 +14,8 @@ __all__ = ["ensure_ray", "refuse_ray_client", "trial_resources", "default_concur
 _NO_CLIENT = ("tunestack's driver must run on a node of the cluster: it receives every result, drives the "
               "searcher and scheduler and writes MLflow, and under Ray Client the tuning loop would run "
               "on the cluster without it. Run the script on the head node with address='auto', or submit "
-              "it there with Ray Jobs (ray[default]): `ray job submit --address http://<head>:8265 --working-dir . -- python train.py`")
+              "it there with Ray Jobs (ray[default]): "
+              "`ray job submit --address http://<head>:8265 --working-dir . -- python train.py`")
 
 
 def refuse_ray_client(address: str | None) -> None:

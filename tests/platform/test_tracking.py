@@ -78,3 +78,29 @@ def test_a_server_lost_mid_job_moves_the_whole_job_to_the_fallback_store(tmp_pat
         history = mlflow_client.get_metric_history(by_trial[t].info.run_id, "loss")
         assert sorted(m.step for m in history) == list(range(1, n + 1)), t
         assert by_trial[t].data.params["lr"] == "0.1"
+
+
+def test_names_mlflow_refuses_are_renamed_and_a_refused_entry_loses_nothing_else(tmp_path):
+    from tunestack.platform.tracking_worker import mlflow_name
+
+    assert mlflow_name("acc@1") == "acc_1" and mlflow_name("opt/lr") == "opt/lr"
+    assert mlflow_name("a//b") == "a__b" and mlflow_name("/x") == "_x" and mlflow_name("") == "_"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = TrackingClient("odd-names", str(tmp_path), tracking_uri=uri, params={"weird key!": 1})
+    # "a@1" and "a#1" both become "a_1": MLflow refuses the batch (one parameter, two values)
+    client.send("trial_start", trial="t", name="t", params={"lr": 0.1, "a@1": 1, "a#1": 2}, tags={})
+    for step in (1, 2):
+        client.send("result", trial="t", metrics={"loss": 1.0 / step, "acc@1": 0.5 * step}, step=step,
+                    time=time.time())
+    client.end_trial("t", "completed", 2)
+    client.close()
+    mlflow_client, parent, children = runs_of(uri, "odd-names")
+    assert parent.info.status == "FINISHED" and parent.data.params["weird key_"] == "1"
+    (child,) = children
+    assert child.info.status == "FINISHED"  # a refused batch stopped every later write before
+    assert child.data.params["lr"] == "0.1" and child.data.params["a_1"] in ("1", "2")
+    for name, values in (("loss", [1.0, 0.5]), ("acc_1", [0.5, 1.0])):
+        hist = sorted(mlflow_client.get_metric_history(child.info.run_id, name), key=lambda m: m.step)
+        assert [m.value for m in hist] == values, name
+    assert any("'acc@1': it is logged as 'acc_1'" in w for w in client.warnings), client.warnings
+    assert any("MLflow refused parameter 'a_1'" in w for w in client.warnings), client.warnings

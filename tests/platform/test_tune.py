@@ -407,3 +407,15 @@ def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_pat
     runs = client.search_runs([exp.experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]  # it stayed RUNNING after the script's exit
     assert runs[0].data.tags["tunestack.reason"].startswith("could not start: ValueError: resources['gpu']")
+
+
+def test_summary_cuts_long_constants_in_the_best_config_short(capsys):
+    import pandas as pd
+
+    from tunestack.platform.results import TuneResult, print_summary
+
+    config = {"lr": 0.012345, "vocab": list(range(3000)), "opt": {"kind": "adam"}}
+    table = pd.DataFrame({"trial_id": ["a"], "value": [0.3], "budget": [1.0], "status": ["completed"]})
+    print_summary(TuneResult(config, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "best config" in ln)
+    assert line == "  best config: {'lr': 0.012345, 'vocab': [0, 1, 2, 3, 4, 5, 6, 7, ...], 'opt': {'kind': 'adam'}}"

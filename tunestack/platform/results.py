@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import reprlib
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pandas as pd
 
@@ -150,10 +151,20 @@ def _best_below_max_budget(result: TuneResult) -> float | None:
     return float(budget.iloc[0])
 
 
+def _short_repr(config: Any) -> str:
+    """A config as the summary shows it: long lists and strings (a vocabulary as a constant) cut short."""
+    if isinstance(config, Mapping):  # in the config's own order (reprlib sorts the keys)
+        return "{" + ", ".join(f"{k!r}: {_short_repr(v)}" for k, v in config.items()) + "}"
+    r = reprlib.Repr()
+    r.maxlist = r.maxtuple = r.maxset = r.maxfrozenset = 8
+    r.maxdict, r.maxlevel, r.maxstring, r.maxother = 100, 4, 120, 120
+    return r.repr(config)
+
+
 def print_summary(result: TuneResult, seconds: float) -> None:
     n = len(result.table)
     lines = [f"tunestack: {n} trials in {seconds:.1f}s; best {result.metric} = {result.best_value} "
-             f"(trial {result.best_trial_id})", f"  best config: {result.best_config}"]
+             f"(trial {result.best_trial_id})", f"  best config: {_short_repr(result.best_config)}"]
     short = _best_below_max_budget(result)
     if short is not None:
         lines.append(f"  note: no trial reached max_budget={result.max_budget:g}; the best value is at budget "

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import queue
+import re
 import sys
 import threading
 import time
@@ -20,6 +22,16 @@ from typing import Any
 
 FLUSH_SECONDS = 0.25
 MAX_PARAM_LEN = 6000
+_NAME_BAD = re.compile(r"[^\w\-. :/]")  # MLflow's names: letters, digits, _ - . space : /
+
+
+def mlflow_name(key: Any) -> str:
+    """A metric or parameter name MLflow accepts: characters it refuses become ``_``, and a name that is
+    not a plain path (``a//b``, ``./a``, ``a/``) loses its slashes."""
+    name = _NAME_BAD.sub("_", str(key))[:250]
+    if not name or name.startswith("/") or posixpath.normpath(name) != name:
+        name = name.replace("/", "_") or "_"
+    return name
 
 
 def _emit(event: str, **kw: Any) -> None:
@@ -42,7 +54,9 @@ class _Trial:
 class Writer:
     """Holds the MLflow client and the per-trial buffers."""
 
-    def __init__(self) -> None:
+    def __init__(self, warn: Any = None) -> None:
+        self.warn = warn or (lambda message: _emit("warning", message=message))
+        self.renamed: set[str] = set()
         self.client = None
         self.uri = ""
         self.fallback: str | None = None  # the job directory's SQLite store, when the job is tracked there
@@ -187,12 +201,41 @@ class Writer:
                    tags: dict | None = None) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        ps = [Param(str(k)[:250], str(v)[:MAX_PARAM_LEN]) for k, v in (params or {}).items()]
-        ms = [Metric(str(k)[:250], float(v), ts, step) for k, v, step, ts in (metrics or [])]
+        ps = [Param(self._name(k), str(v)[:MAX_PARAM_LEN]) for k, v in (params or {}).items()]
+        ms = [Metric(self._name(k), float(v), ts, step) for k, v, step, ts in (metrics or [])]
         tg = [RunTag(str(k)[:250], str(v)[:MAX_PARAM_LEN]) for k, v in (tags or {}).items()]
         while ps or ms or tg:  # MLflow's batch limits: 100 params, 1000 metrics, 100 tags per call
-            self.client.log_batch(run_id, metrics=ms[:1000], params=ps[:100], tags=tg[:100])
+            chunk = (ms[:1000], ps[:100], tg[:100])
+            try:
+                self.client.log_batch(run_id, metrics=chunk[0], params=chunk[1], tags=chunk[2])
+            except Exception as e:  # noqa: BLE001
+                if unreachable(e):
+                    raise
+                self._log_one_by_one(run_id, *chunk)  # the store refused something: keep the rest
             ps, ms, tg = ps[100:], ms[1000:], tg[100:]
+
+    def _name(self, key: Any) -> str:
+        name = mlflow_name(key)
+        if name != str(key) and str(key) not in self.renamed:
+            self.renamed.add(str(key))
+            self.warn(f"MLflow does not accept the name {str(key)!r}: it is logged as {name!r}")
+        return name
+
+    def _log_one_by_one(self, run_id: str, metrics: list, params: list, tags: list) -> None:
+        """After a refused batch: write each entry alone, skipping (and naming) those refused."""
+        calls = [(f"metric {m.key!r}", lambda m=m: self.client.log_metric(run_id, m.key, m.value, m.timestamp,
+                                                                            m.step)) for m in metrics]
+        calls += [(f"parameter {p.key!r}", lambda p=p: self.client.log_param(run_id, p.key, p.value))
+                  for p in params]
+        calls += [(f"tag {t.key!r}", lambda t=t: self.client.set_tag(run_id, t.key, t.value)) for t in tags]
+        for what, call in calls:
+            try:
+                call()
+            except Exception as e:  # noqa: BLE001
+                if unreachable(e):
+                    raise
+                self.warn(f"MLflow refused {what} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                          "it is left out, the rest is logged")
 
 
 _SQLITE_HOOKED = False
@@ -247,9 +290,9 @@ class Job:
 
     def __init__(self, start: dict) -> None:
         self.start, self.messages = start, []
-        self.writer = Writer()
-        self.writer.start(start)
         self.warned: set[str] = set()
+        self.writer = Writer(warn=self._warn)
+        self.writer.start(start)
         self.move_failed = False
 
     @property
@@ -272,7 +315,7 @@ class Job:
     def _move(self, error: Exception) -> None:
         """Write the whole job again, from its start, in the fallback store, and go on there."""
         old = self.writer.uri
-        writer = Writer()
+        writer = Writer(warn=self._warn)
         try:
             writer.start_fallback(self.start)
             for m in self.messages:

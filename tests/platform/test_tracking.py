@@ -104,3 +104,11 @@ def test_names_mlflow_refuses_are_renamed_and_a_refused_entry_loses_nothing_else
         assert [m.value for m in hist] == values, name
     assert any("'acc@1': it is logged as 'acc_1'" in w for w in client.warnings), client.warnings
     assert any("MLflow refused parameter 'a_1'" in w for w in client.warnings), client.warnings
+
+
+def test_a_dict_of_metrics_is_logged_under_its_path():
+    from tunestack.platform.tracking import user_metrics
+
+    result = {"loss": 1, "per_class": {"cat": 0.9, "dog": {"top1": 0.5}, "name": "x"}, "flag": True,
+              "config": {"lr": 0.1}, "training_iteration": 3, "time_this_iter_s": 0.2}
+    assert user_metrics(result) == {"loss": 1.0, "per_class/cat": 0.9, "per_class/dog/top1": 0.5}

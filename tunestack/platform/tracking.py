@@ -220,16 +220,21 @@ def flat_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def user_metrics(result: Mapping[str, Any]) -> dict[str, float]:
-    """The numeric metrics a trial reported itself (Ray's automatic keys left out)."""
+def user_metrics(result: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numeric metrics a trial reported itself (Ray's automatic keys left out); a dict of metrics
+    (``per_class={"cat": 0.9}``) gives ``per_class/cat``."""
     out = {}
     for k, v in result.items():
-        if k in AUTO_RESULT_KEYS or k in ("config", "trial_id", "experiment_tag", "date", "hostname",
-                                         "node_ip", "pid", "timestamp", "should_checkpoint"):
+        if not prefix and (k in AUTO_RESULT_KEYS or k in (
+                "config", "trial_id", "experiment_tag", "date", "hostname", "node_ip", "pid", "timestamp",
+                "should_checkpoint")):
+            continue
+        if isinstance(v, Mapping):
+            out.update(user_metrics(v, f"{prefix}{k}/"))
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
-        out[k] = float(v) if math.isfinite(float(v)) else float("nan")
+        out[f"{prefix}{k}"] = float(v) if math.isfinite(float(v)) else float("nan")
     return out
 
 

@@ -406,7 +406,7 @@ def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_pat
     exp = client.get_experiment_by_name("cannot-start")
     runs = client.search_runs([exp.experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]  # it stayed RUNNING after the script's exit
-    assert runs[0].data.tags["tunestack.reason"].startswith("could not start: ValueError: resources['gpu']")
+    assert runs[0].data.tags["tunestack.reason"].startswith("the job ended on an error: ValueError: resources['gpu']")
 
 
 def test_summary_cuts_long_constants_in_the_best_config_short(capsys):

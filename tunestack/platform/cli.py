@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-concurrent", type=int, default=None)
     r.add_argument("--cpus-per-trial", type=float, default=1.0)
     r.add_argument("--gpus-per-trial", type=float, default=0.0)
-    r.add_argument("--address", default=None, help="join a running Ray cluster from one of its nodes: auto or host:6379")
+    r.add_argument("--address", default=None,
+                   help="join a running Ray cluster from one of its nodes: auto or host:6379")
     r.add_argument("--name", default=None)
     r.add_argument("--storage-path", default=None)
     r.add_argument("--seed", type=int, default=None)

@@ -171,7 +171,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                                  tags={"tunestack.searcher": searcher.name,
                                        "tunestack.scheduler": getattr(scheduler, "name", "fifo")},
                                  resume=resume)
-    # a job that cannot start leaves no RUNNING run in MLflow (a resumed one stays KILLED: resumable)
+    # a job that cannot start, or that Ray ends with an error, leaves no RUNNING run in MLflow (a resumed
+    # one stays KILLED: resumable)
     with _tracking_closed_on_error(tracker, "KILLED" if resume else "FAILED"):
         cluster.ensure_ray(address)
         resources = cluster.trial_resources(spec.resources)
@@ -248,7 +249,7 @@ def _tracking_closed_on_error(tracker: Any, status: str) -> Iterator[None]:
     except BaseException as e:
         if tracker is not None:
             lines = str(e).strip().splitlines() or [""]
-            tracker.close(status=status, reason=f"could not start: {type(e).__name__}: {lines[-1]}")
+            tracker.close(status=status, reason=f"the job ended on an error: {type(e).__name__}: {lines[-1]}")
         raise
 
 

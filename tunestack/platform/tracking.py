@@ -181,7 +181,7 @@ class TrackingClient:
         return self.info
 
     def close(self, status: str = "FINISHED", timeout: float = 300.0, reason: str | None = None) -> None:
-        """End the parent run (``reason``: a tag saying why, for a job that could not start) and wait
+        """End the parent run (``reason``: a tag saying why, for a job that ended on an error) and wait
         until everything is written; the writer then waits for the driver's next job."""
         self.send("end", status=status, reason=reason)
         deadline = time.monotonic() + timeout

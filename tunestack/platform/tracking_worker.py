@@ -166,7 +166,7 @@ class Writer:
             for t in self.trials.values():  # trials still open when the job ends (e.g. interrupted)
                 if t.run_id and not t.closed:
                     self.client.set_terminated(t.run_id, status="KILLED")
-            if msg.get("reason"):  # why the job ended so (it could not start)
+            if msg.get("reason"):  # why the job ended so (an error)
                 self.client.set_tag(self.parent_id, "tunestack.reason", str(msg["reason"])[:500])
             self.client.set_terminated(self.parent_id, status=msg.get("status", "FINISHED"))
 

@@ -244,12 +244,14 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
 
 @contextlib.contextmanager
 def _tracking_closed_on_error(tracker: Any, status: str) -> Iterator[None]:
+    from .tracking import error_line
+
     try:
         yield
     except BaseException as e:
         if tracker is not None:
-            lines = str(e).strip().splitlines() or [""]
-            tracker.close(status=status, reason=f"the job ended on an error: {type(e).__name__}: {lines[-1]}")
+            tracker.close(status=status,
+                          reason=f"the job ended on an error: {type(e).__name__}: {error_line(str(e))}")
         raise
 
 

@@ -282,7 +282,7 @@ def test_ctrl_c_ends_the_job_resumably(tmp_path):
     job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                text=True, start_new_session=True)
     _wait_for(job, lambda: len(_journal(job_dir)) >= 3, "interrupted")
-    os.kill(job.pid, signal.SIGINT)
+    os.killpg(job.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group, MLflow's writer too
     out, _ = job.communicate(timeout=300)
     _kill_session(job.pid)
     assert job.returncode == 0, out[-3000:]

@@ -15,6 +15,7 @@ import math
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -199,7 +200,10 @@ class TrackingClient:
 
 
 def _lower_priority() -> None:
-    """In the writer process: yield the CPU to the driver and the trials (writes are buffered anyway)."""
+    """In the writer process: yield the CPU to the driver and the trials (writes are buffered anyway),
+    and ignore SIGINT: a Ctrl-C in a terminal reaches the whole process group, and the writer must live
+    on to write the interrupted job's end (the driver ends it with its ``end`` message or EOF)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # kept across exec; Python then leaves SIGINT ignored
     try:
         os.nice(10)
     except OSError:

@@ -188,12 +188,3 @@ def test_num_samples_minus_one_hands_out_trials_until_the_job_is_stopped(tmp_pat
         c.on_result(rid, {"loss": _loss(cfg), "training_iteration": 1})
         c.on_complete(rid, {"loss": _loss(cfg), "training_iteration": 1}, False)
     assert not c.search_finished and len(c.trials) == 40
-
-
-def test_num_samples_below_one_is_refused_unless_minus_one():
-    from tunestack.platform.runner import JobSpec, TuneError
-
-    JobSpec(metric="loss", num_samples=-1).check()
-    for bad in (0, -2):
-        with pytest.raises(TuneError, match="num_samples must be >= 1, or -1"):
-            JobSpec(metric="loss", num_samples=bad).check()

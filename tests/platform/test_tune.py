@@ -139,6 +139,15 @@ def test_bad_options_are_refused_before_ray_starts(tmp_path):
         quadratic.tune(searcher="nope", storage_path=str(tmp_path), tracking=False)
 
 
+def test_num_samples_below_one_is_refused_unless_minus_one():
+    from tunestack.platform.runner import JobSpec
+
+    JobSpec(metric="loss", num_samples=-1).check()
+    for bad in (0, -2):
+        with pytest.raises(ts.TuneError, match="num_samples must be >= 1, or -1"):
+            JobSpec(metric="loss", num_samples=bad).check()
+
+
 def test_unreachable_tracking_server_falls_back_and_keeps_everything(ray_local, tmp_path):
     result = quadratic.tune(num_samples=3, seed=0, name="unreachable", storage_path=str(tmp_path),
                             tracking_uri="http://127.0.0.1:9", verbose=0)

@@ -27,10 +27,10 @@ def refuse_ray_client(address: str | None) -> None:
 
 
 def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
-    """Use the running Ray, join ``address`` ("auto" or "host:6379"), or start a local one."""
+    """Use the running Ray, join ``address`` ("auto" or "host:6379"), or start a local one (the runner
+    refuses a Ray Client address before, with :func:`refuse_ray_client`)."""
     import ray
 
-    refuse_ray_client(address)
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}

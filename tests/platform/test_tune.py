@@ -124,6 +124,21 @@ def test_function_returning_its_value(ray_local, tmp_path):
     assert (result.table["status"] == "completed").all()
 
 
+def test_a_function_capturing_a_large_array_runs(ray_local, tmp_path):
+    # Ray refuses a trial definition over 95 MiB: the function travels through the object store instead
+    import numpy as np
+
+    data = np.arange(13 * 2**20, dtype=np.float64)  # 104 MiB
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", mode="min")
+    def fit(config):
+        return config["x"] + float(data[-1])
+
+    result = fit.tune(num_samples=3, seed=0, storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert (result.table["status"] == "completed").all()
+    assert result.best_value == pytest.approx(result.best_config["x"] + 13 * 2**20 - 1)
+
+
 def test_unsupported_space_is_refused_at_decoration():
     with pytest.raises(SpaceError, match="'b'.*sample_from"):
         ts.tunable(space={"a": tune.uniform(0, 1), "b": tune.sample_from(lambda s: 1)}, metric="m")(

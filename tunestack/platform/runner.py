@@ -98,15 +98,61 @@ def _resolve_algorithms(spec: JobSpec, space: SearchSpace) -> tuple[Searcher, Sc
     return searcher, scheduler
 
 
-def make_trainable(fn: Callable[[dict], Any], metric: str) -> Callable[[dict], None]:
+# A function pickled larger than this (it captures a data set, say) travels through Ray's object store,
+# once per worker process, instead of inside the trial actor's definition (Ray refuses a definition over
+# 95 MiB and warns over 25 MiB).
+SHIP_BYTES = 8 * 2**20
+
+
+class _Shipped:
+    """The user's function, pickled and put in Ray's object store; loaded once per worker process."""
+
+    _loaded: dict[str, Callable] = {}
+
+    def __init__(self, blob: bytes, name: str):
+        import ray
+
+        self.ref, self.name, self.nbytes = ray.put(blob), name, len(blob)
+
+    def load(self) -> Callable:
+        import ray
+        import ray.cloudpickle
+
+        key = self.ref.hex()
+        if key not in _Shipped._loaded:
+            _Shipped._loaded.clear()  # one job's function per process at a time
+            _Shipped._loaded[key] = ray.cloudpickle.loads(ray.get(self.ref))
+        return _Shipped._loaded[key]
+
+
+def ship(fn: Callable) -> Callable | _Shipped:
+    """``fn`` itself when it pickles small, else a :class:`_Shipped` copy of it in the object store (Ray
+    must be running).  A function that cannot be pickled is left to Ray, whose message names the
+    variable at fault."""
+    import ray.cloudpickle
+
+    try:
+        blob = ray.cloudpickle.dumps(fn)
+    except Exception:
+        return fn
+    if len(blob) <= SHIP_BYTES:
+        return fn
+    shipped = _Shipped(blob, getattr(fn, "__name__", "trainable"))
+    log.info("%s pickles to %.0f MiB (it captures large objects): it goes to the trials through Ray's "
+             "object store", shipped.name, len(blob) / 2**20)
+    return shipped
+
+
+def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str) -> Callable[[dict], None]:
     """Wrap the user's function: a trial session for ``ts.report``, and a returned value as a report."""
 
     def trainable(config: dict) -> None:
         from .session import quiet_worker_logs, report
 
         quiet_worker_logs()
+        user_fn = fn.load() if isinstance(fn, _Shipped) else fn
         with trial_session(TrialSession(metric=metric)) as session:
-            out = fn(config)
+            out = user_fn(config)
             if out is not None and session.reports == 0:
                 if isinstance(out, Mapping):
                     report(**out)
@@ -116,7 +162,7 @@ def make_trainable(fn: Callable[[dict], Any], metric: str) -> Callable[[dict], N
                 raise MetricError(f"the function returned without reporting {metric!r}: call "
                                   f"ts.report({metric}=...) or return the value")
 
-    trainable.__name__ = getattr(fn, "__name__", "trainable")
+    trainable.__name__ = fn.name if isinstance(fn, _Shipped) else getattr(fn, "__name__", "trainable")
     trainable.__qualname__ = trainable.__name__
     return trainable
 
@@ -190,7 +236,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
             with open(os.path.join(job_dir, JOB_FILE), "w") as f:
                 json.dump(spec.__dict__, f, indent=1, default=str)
 
-        trainable = tune.with_resources(make_trainable(fn, spec.metric), resources)
+        trainable = tune.with_resources(make_trainable(ship(fn), spec.metric), resources)
         if resume and not restart:
             with cluster.quiet_ray():  # Ray warns of each trial with no result yet (FileNotFoundError)
                 tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,

@@ -443,3 +443,25 @@ def test_summary_cuts_long_constants_in_the_best_config_short(capsys):
     print_summary(TuneResult(config, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)
     line = next(ln for ln in capsys.readouterr().out.splitlines() if "best config" in ln)
     assert line == "  best config: {'lr': 0.012345, 'vocab': [0, 1, 2, 3, 4, 5, 6, 7, ...], 'opt': {'kind': 'adam'}}"
+
+
+def test_a_trial_process_ended_by_ray_prints_no_traceback():
+    """Ray ends a trial's process with SIGTERM, whose handler raises SystemExit; raised in a weakref
+    callback it printed "Exception ignored in ... SystemExit" with a traceback on the driver's console."""
+    import subprocess
+    import sys
+
+    code = ("import weakref\n"
+            "from tunestack.platform.session import quiet_worker_logs\n"
+            "quiet_worker_logs(); quiet_worker_logs()\n"
+            "class A: pass\n"
+            "def stop(_): raise SystemExit(1)\n"
+            "def bug(_): raise ValueError('a real bug')\n"
+            "a, b = A(), A()\n"
+            "ra, rb = weakref.ref(a, stop), weakref.ref(b, bug)\n"
+            "del a, b\n"
+            "print('alive')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout == "alive\n", out.stderr
+    assert "SystemExit" not in out.stderr
+    assert "ValueError: a real bug" in out.stderr  # other unraisable errors still show

@@ -14,6 +14,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -45,6 +46,20 @@ def quiet_worker_logs() -> None:
     the user's own prints and warnings still show.  Runs in each trial process."""
     for name in ("ray.train", "ray.tune"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if not getattr(sys.unraisablehook, "_tunestack", False):
+        sys.unraisablehook = _quiet_exit_hook(sys.unraisablehook)
+
+
+def _quiet_exit_hook(previous: Callable[[Any], None]) -> Callable[[Any], None]:
+    """When Ray ends a trial's process (SIGTERM), its handler raises SystemExit wherever the process is,
+    and inside a weakref callback Python prints it as "Exception ignored in ..." with a traceback on
+    the driver's console; the process exits anyway.  Other unraisable exceptions still print."""
+    def hook(unraisable: Any) -> None:
+        if not issubclass(unraisable.exc_type, SystemExit):
+            previous(unraisable)
+
+    hook._tunestack = True  # type: ignore[attr-defined]
+    return hook
 
 
 def current_session() -> TrialSession | None:

@@ -465,3 +465,26 @@ def test_a_trial_process_ended_by_ray_prints_no_traceback():
     assert out.returncode == 0 and out.stdout == "alive\n", out.stderr
     assert "SystemExit" not in out.stderr
     assert "ValueError: a real bug" in out.stderr  # other unraisable errors still show
+
+
+def test_a_resume_with_another_space_is_refused_naming_the_difference(ray_local, tmp_path):
+    """The saved trials are vectors of the job's space: with another range they would decode into other
+    configurations (silently), with another dimension the searcher failed deep inside."""
+    @ts.tunable(space={"x": tune.uniform(0, 1), "k": tune.choice(["a", "b"])}, metric="loss")
+    def train(config):
+        return config["x"]
+
+    first = train
+
+    @ts.tunable(space={"x": tune.uniform(0, 2), "k": tune.choice(["a", "b"])}, metric="loss")
+    def train(config):  # noqa: F811 - the same function name, as after an edit of the script
+        return config["x"]
+
+    wider = train
+
+    first.tune(num_samples=2, seed=0, name="job", storage_path=str(tmp_path), tracking=False, verbose=0)
+    job = str(tmp_path / "job")
+    with pytest.raises(ts.TuneError, match=r"another search space \(x: .*'upper': 1.0.* in the job, "
+                                           r".*'upper': 2.0.* now\)"):
+        wider.resume(job, verbose=0)
+    assert len(first.resume(job, verbose=0).table) == 2

@@ -27,6 +27,7 @@ log = logging.getLogger("tunestack")
 JOB_FILE = "tunestack_job.json"
 JOURNAL_FILE = "tunestack_journal.jsonl"
 TIME_UP_FILE = "tunestack_time_budget_reached"  # written when time_budget_s ended the job
+SPACE_FILE = "tunestack_space.json"  # the space the job was started with, checked on resume
 
 
 class TuneError(RuntimeError):
@@ -206,6 +207,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     restart = resume and not (restoring and _ray_state_whole(job_dir))
     if resume:
         spec = _load_spec(job_dir, spec)
+        _check_same_space(job_dir, space)
     else:
         spec.job_id = spec.job_id or uuid.uuid4().hex
     searcher, scheduler = _resolve_algorithms(spec, space)
@@ -235,6 +237,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
             os.makedirs(job_dir, exist_ok=True)
             with open(os.path.join(job_dir, JOB_FILE), "w") as f:
                 json.dump(spec.__dict__, f, indent=1, default=str)
+            with open(os.path.join(job_dir, SPACE_FILE), "w") as f:
+                json.dump(space.describe(), f, indent=1, default=str)
 
         trainable = tune.with_resources(make_trainable(ship(fn), spec.metric), resources)
         if resume and not restart:
@@ -415,6 +419,35 @@ def _load_spec(job_dir: str, given: JobSpec | None) -> JobSpec:
     if given is not None:
         spec.tracking_uri = given.tracking_uri or spec.tracking_uri
     return spec
+
+
+def _space_shape(described: dict) -> tuple[dict, list]:
+    """What a job's saved trials depend on: each parameter's kind and range or choices, the conditions."""
+    keep = ("kind", "lower", "upper", "log", "q", "choices")
+    params = {p["name"]: {k: p[k] for k in keep if k in p} for p in described.get("params", [])}
+    return json.loads(json.dumps(params, default=str)), list(described.get("conditions", []))
+
+
+def _check_same_space(job_dir: str, space: SearchSpace) -> None:
+    """A resume with another space would decode the saved trials into wrong configurations (or fail
+    deep in the searcher): refuse it, naming the differences.  Jobs saved before this check: no file."""
+    path = os.path.join(job_dir, SPACE_FILE)
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        (saved, saved_cond), (now, now_cond) = _space_shape(json.load(f)), _space_shape(space.describe())
+    if saved == now and saved_cond == now_cond:
+        return
+    diff = []
+    if set(saved) - set(now):
+        diff.append(f"parameters only in the job: {sorted(set(saved) - set(now))}")
+    if set(now) - set(saved):
+        diff.append(f"parameters only in the space given now: {sorted(set(now) - set(saved))}")
+    diff += [f"{n}: {saved[n]} in the job, {now[n]} now" for n in saved if n in now and saved[n] != now[n]]
+    if saved_cond != now_cond:
+        diff.append(f"conditions: {saved_cond} in the job, {now_cond} now")
+    raise TuneError(f"the job at {job_dir!r} was started with another search space ({'; '.join(diff)}): "
+                    f"resume it with the function and space it was started with")
 
 
 def _live_coordinator(job_id: str, fallback: Coordinator) -> Coordinator:

@@ -488,3 +488,20 @@ def test_a_resume_with_another_space_is_refused_naming_the_difference(ray_local,
                                            r".*'upper': 2.0.* now\)"):
         wider.resume(job, verbose=0)
     assert len(first.resume(job, verbose=0).table) == 2
+
+
+def test_a_new_job_under_an_earlier_jobs_name_keeps_both_apart(ray_local, tmp_path):
+    """Running a script again (same name=) put the new job in the earlier one's directory: a resume of
+    it replayed both jobs' trials.  The earlier job is moved aside whole and still resumes there, alone
+    (its saved searcher named the journal by its first path: it read the new job's)."""
+    first = quadratic.tune(num_samples=3, seed=0, name="again", storage_path=str(tmp_path), tracking=False,
+                           verbose=0)
+    second = quadratic.tune(num_samples=2, seed=1, name="again", storage_path=str(tmp_path), tracking=False,
+                            verbose=0)
+    moved = [p for p in os.listdir(tmp_path) if p.startswith("again.")]
+    assert len(moved) == 1 and second.path == str(tmp_path / "again")
+    again = quadratic.resume(second.path, verbose=0)
+    assert sorted(again.table["trial_id"]) == sorted(second.table["trial_id"])
+    earlier = quadratic.resume(str(tmp_path / moved[0]), verbose=0)
+    assert sorted(earlier.table["trial_id"]) == sorted(first.table["trial_id"])
+    assert earlier.best_value == first.best_value

@@ -18,7 +18,7 @@ from ray.tune.search import Searcher
 from ray.tune.stopper import TimeoutStopper
 
 from .coordinator import FINISHED, Coordinator
-from .tracking import register_live
+from .tracking import live, register_live
 
 __all__ = ["RaySearcher", "RayScheduler"]
 
@@ -40,6 +40,9 @@ class RaySearcher(Searcher):
     def __setstate__(self, state: dict) -> None:
         # Tuner.restore unpickles this adapter: the live driver objects find its coordinator by job id
         self.__dict__.update(state)
+        driver = live(self.job_id, "coordinator")  # the runner's, with this run's job directory
+        if driver is not None:  # the pickled path is where the job was first run (it may have moved)
+            self.coordinator.journal_path = driver.journal_path
         register_live(self.job_id, coordinator=self.coordinator)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:

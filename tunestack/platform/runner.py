@@ -209,6 +209,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         spec = _load_spec(job_dir, spec)
         _check_same_space(job_dir, space)
     else:
+        _move_earlier_job_aside(job_dir)
         spec.job_id = spec.job_id or uuid.uuid4().hex
     searcher, scheduler = _resolve_algorithms(spec, space)
 
@@ -255,7 +256,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                 tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=RayScheduler(coord),
                                             num_samples=-1, reuse_actors=spec.reuse_actors),
                 run_config=tune.RunConfig(
-                    name=spec.name, storage_path=spec.storage_path, verbose=0,
+                    # where the job is now (a resumed job's directory may have been moved or renamed)
+                    name=os.path.basename(job_dir), storage_path=os.path.dirname(job_dir), verbose=0,
                     stop=None if spec.time_budget_s is None else TimeBudget(spec.time_budget_s, spec.job_id),
                     callbacks=[TrackingCallback(spec.job_id, spec.metric)],
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
@@ -419,6 +421,24 @@ def _load_spec(job_dir: str, given: JobSpec | None) -> JobSpec:
     if given is not None:
         spec.tracking_uri = given.tracking_uri or spec.tracking_uri
     return spec
+
+
+def _move_earlier_job_aside(job_dir: str) -> None:
+    """A new job under the name of an earlier one (a script run again) would share its directory: a
+    resume would replay the earlier job's trials with its own.  The earlier job moves to
+    ``<name>.<its start time>`` beside it, whole (it can still be resumed from there)."""
+    if not os.path.isdir(job_dir) or not any(
+            n == JOB_FILE or n.startswith("experiment_state-") for n in os.listdir(job_dir)):
+        return
+    started = min(os.path.getmtime(os.path.join(job_dir, n)) for n in os.listdir(job_dir))
+    base = f"{job_dir}.{time.strftime('%Y%m%d-%H%M%S', time.localtime(started))}"
+    moved, i = base, 1
+    while os.path.exists(moved):
+        i += 1
+        moved = f"{base}-{i}"
+    os.rename(job_dir, moved)
+    log.warning("tunestack: %s held an earlier job of the same name; it was moved to %s (resume it from "
+                "there), and this job starts afresh", job_dir, moved)
 
 
 def _space_shape(described: dict) -> tuple[dict, list]:

@@ -104,11 +104,13 @@ def _free_port() -> int:
 def test_ui_serves_the_store_in_use(tmp_path):
     port = _free_port()
     env = dict(_env(), MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/ui.db")
-    proc = subprocess.Popen(CLI + ["ui", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(CLI + ["ui", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
     try:
         first = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}" in first and f"sqlite:///{tmp_path}/ui.db" in first
+        # no store there yet: the UI starts, and says why it will be empty
+        assert f"no MLflow store at {tmp_path}/ui.db yet" in proc.stderr.readline()
         deadline = time.time() + 180
         while True:
             try:

@@ -113,6 +113,11 @@ def _ui(args: argparse.Namespace) -> int:
     uri = store_in_use(args.tracking_uri)
     url = f"http://{args.host}:{args.port}"
     print(f"MLflow UI for {uri} at {url} (Ctrl-C to stop)", flush=True)
+    db = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None
+    if db is not None and not os.path.exists(db):
+        print(f"tunestack: note: there is no MLflow store at {os.path.abspath(db)} yet, so the UI will show no "
+              f"jobs: run `tunestack ui` where the jobs ran, or pass --tracking-uri (a job's summary names "
+              f"its store)", file=sys.stderr, flush=True)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
            "--port", str(args.port)]
     try:

@@ -139,6 +139,24 @@ def test_a_function_capturing_a_large_array_runs(ray_local, tmp_path):
     assert result.best_value == pytest.approx(result.best_config["x"] + 13 * 2**20 - 1)
 
 
+def test_a_function_that_cannot_take_a_config_is_refused_at_decoration():
+    # it failed every trial with "missing 1 required positional argument"
+    with pytest.raises(TypeError, match=r"each trial calls train\(config\).*'data'"):
+        @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
+        def train(config, data):
+            return config["x"]
+    with pytest.raises(TypeError, match=r"each trial calls train\(config\)"):
+        @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
+        def train():
+            return 0.0
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
+    def fine(config, data=None, *args, **kwargs):
+        return config["x"]
+
+    assert fine({"x": 0.25}) == 0.25
+
+
 def test_unsupported_space_is_refused_at_decoration():
     with pytest.raises(SpaceError, match="'b'.*sample_from"):
         ts.tunable(space={"a": tune.uniform(0, 1), "b": tune.sample_from(lambda s: 1)}, metric="m")(

@@ -13,6 +13,7 @@ train({"lr": 1e-3})        # still runs on its own
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable
 
 from ..space import SearchSpace
@@ -28,6 +29,7 @@ class Tunable:
                  budget: str = "training_iteration", **defaults: Any):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        _check_takes_a_config(fn)
         self.fn = fn
         self.space = SearchSpace.create(space)  # a bad space fails here, at decoration time
         self.metric, self.mode, self.budget = metric, mode, budget
@@ -75,6 +77,21 @@ class Tunable:
         from .runner import resume
 
         return resume(path, self, address=address, verbose=verbose)
+
+
+def _check_takes_a_config(fn: Callable) -> None:
+    """Every trial calls ``fn(config)``: a function that cannot be called so would fail every trial."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a callable Python cannot describe: left to the trials
+        return
+    try:
+        signature.bind({})
+    except TypeError as e:
+        name = getattr(fn, "__name__", repr(fn))
+        raise TypeError(f"@tunable: each trial calls {name}(config), which fails ({e}): the function must "
+                        f"take the configuration as its one required argument, e.g. def {name}(config); "
+                        f"give other arguments defaults, or bind them with functools.partial") from None
 
 
 def tunable(space: Any, metric: str, mode: str = "min", budget: str = "training_iteration",

@@ -179,3 +179,13 @@ def test_report_refuses_a_metric_that_is_not_a_number():
             with pytest.raises(MetricError, match="metric 'loss' must be a number"):
                 ts.report(loss=bad)
     assert s.history == [{"loss": 0.5}]
+
+
+def test_an_objective_that_cannot_take_a_config_is_refused_before_the_loop():
+    # it failed every evaluation with "missing 1 required positional argument"
+    def objective(config, data):
+        return config["x"]
+
+    with pytest.raises(TypeError, match=r"minimize: each trial calls objective\(config\).*'data'"):
+        ts.minimize(objective, {"x": tune.uniform(0, 1)}, n_trials=3)
+    assert ts.minimize(lambda config: config["x"], {"x": tune.uniform(0, 1)}, n_trials=3).best_value < 1

@@ -29,7 +29,7 @@ class Tunable:
                  budget: str = "training_iteration", **defaults: Any):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        _check_takes_a_config(fn)
+        check_takes_a_config(fn, "@tunable")
         self.fn = fn
         self.space = SearchSpace.create(space)  # a bad space fails here, at decoration time
         self.metric, self.mode, self.budget = metric, mode, budget
@@ -79,7 +79,7 @@ class Tunable:
         return resume(path, self, address=address, verbose=verbose)
 
 
-def _check_takes_a_config(fn: Callable) -> None:
+def check_takes_a_config(fn: Callable, who: str) -> None:
     """Every trial calls ``fn(config)``: a function that cannot be called so would fail every trial."""
     try:
         signature = inspect.signature(fn)
@@ -89,7 +89,7 @@ def _check_takes_a_config(fn: Callable) -> None:
         signature.bind({})
     except TypeError as e:
         name = getattr(fn, "__name__", repr(fn))
-        raise TypeError(f"@tunable: each trial calls {name}(config), which fails ({e}): the function must "
+        raise TypeError(f"{who}: each trial calls {name}(config), which fails ({e}): the function must "
                         f"take the configuration as its one required argument, e.g. def {name}(config); "
                         f"give other arguments defaults, or bind them with functools.partial") from None
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..searchers import Searcher, create
 from .coordinator import _plain
+from .decorator import check_takes_a_config
 
 __all__ = ["minimize", "MinimizeResult", "RUN_FORMAT"]
 
@@ -59,6 +60,7 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    check_takes_a_config(fn, "minimize")
     both = set(searcher_kwargs or {}) & set(options)
     if both:
         raise ValueError(f"searcher option(s) {sorted(both)} given twice: in searcher_kwargs and as keyword "

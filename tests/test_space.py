@@ -71,6 +71,10 @@ def test_choice_keeps_1_and_true_apart():
     ({"x": tune.randn(0, 1)}, "unbounded"),
     ({"a": {"x": tune.loguniform(1e-3, 1), "y": tune.uniform(2, 1)}}, "a/y"),
     ({}, "empty"),
+    # a domain inside a choice reached the function as a Domain object, unsampled
+    ({"opt": tune.choice([{"name": "sgd", "momentum": tune.uniform(0, 0.99)}, {"name": "adam"}])},
+     r"'opt': choice 0 holds a search domain \(\['momentum'\]: Float\)"),
+    ({"layers": tune.choice([[8, 8], [tune.randint(1, 4)]])}, r"'layers': choice 1 .*\[0\]: Integer"),
 ])
 def test_unsupported_ray_domains_are_refused_by_name(bad, match):
     with pytest.raises(SpaceError, match=match):

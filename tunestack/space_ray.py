@@ -66,6 +66,14 @@ def _ray_domain_to_hp(name: str, dom: Any, rs: Any) -> CS.Hyperparameter:
         cats = list(dom.categories)
         if not cats:
             raise SpaceError(f"parameter {name!r}: tune.choice needs at least one value")
+        for i, c in enumerate(cats):
+            inner = _domain_inside(c, rs)
+            if inner is not None:
+                raise SpaceError(
+                    f"parameter {name!r}: choice {i} holds a search domain ({inner}); a domain inside "
+                    "tune.choice would reach the function unsampled, and a searcher cannot model it: use a "
+                    "ConfigSpace.ConfigurationSpace with a condition (e.g. momentum active only when "
+                    "optimizer == 'sgd'), or a flat parameter the function ignores where it does not apply")
         if _plain_unique(cats):
             return CS.CategoricalHyperparameter(name, cats)
         return CS.CategoricalHyperparameter(name, [str(i) for i in range(len(cats))], meta={"values": cats})
@@ -92,6 +100,19 @@ def _ray_domain_to_hp(name: str, dom: Any, rs: Any) -> CS.Hyperparameter:
             raise SpaceError(f"parameter {name!r}: a log-uniform range must be positive")
         return CS.UniformFloatHyperparameter(name, float(dom.lower), float(dom.upper), log=log, meta=meta)
     raise SpaceError(f"parameter {name!r}: unsupported Ray Tune domain {type(dom).__name__}")
+
+
+def _domain_inside(value: Any, rs: Any, path: str = "") -> str | None:
+    """Where a Ray domain (or sample_from) sits inside a choice's value, if anywhere."""
+    if isinstance(value, (rs.Domain, rs.Function)):
+        return f"{path or 'the choice itself'}: {type(value).__name__}"
+    items = value.items() if isinstance(value, Mapping) else (
+        enumerate(value) if isinstance(value, (list, tuple)) else ())
+    for k, v in items:
+        found = _domain_inside(v, rs, f"{path}[{k!r}]")
+        if found is not None:
+            return found
+    return None
 
 
 def _plain_unique(cats: list) -> bool:

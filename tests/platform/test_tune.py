@@ -170,6 +170,37 @@ def test_bad_options_are_refused_before_ray_starts(tmp_path):
 
     with pytest.raises(SearcherError, match="unknown searcher 'nope'"):
         quadratic.tune(searcher="nope", storage_path=str(tmp_path), tracking=False)
+    # Ray failed on these with "Cannot initialize a ResourceRequest with an empty head ..."
+    for resources in ({"cpu": 0}, {"cpu": -1}, {"cpu": 1, "custom": {"tpu": -1}}):
+        with pytest.raises(ts.TuneError, match=r"must ask for some resource|must be >= 0"):
+            quadratic.tune(resources=resources, storage_path=str(tmp_path), tracking=False)
+
+
+def test_trials_no_node_can_hold_are_refused_on_a_local_ray(ray_local, tmp_path):
+    """They waited for a node forever (Ray's autoscaler only printed that none fits).  On a Ray that
+    tunestack started there is no autoscaler: refused; on a cluster joined, a warning."""
+    import subprocess
+    import sys
+
+    from tunestack.platform import cluster
+
+    assert cluster.unplaceable({"cpu": 1.0}) is None
+    assert cluster.unplaceable({"cpu": 0.5, "gpu": 1.0}) is None  # the shared Ray has logical GPUs
+    assert cluster.unplaceable({"cpu": 64.0}) == ("a trial asks for CPU 64, more than any node of this Ray "
+                                                  "cluster has (node: CPU 4)")
+    assert "tpu 0" in cluster.unplaceable({"cpu": 1.0, "tpu": 1.0})
+    code = ("import tunestack as ts\n"
+            "from ray import tune\n"
+            "f = ts.tunable(space={'x': tune.uniform(0, 1)}, metric='loss')(lambda config: config['x'])\n"
+            "for n in range(2):  # the second job finds the Ray the first one started\n"
+            "    try:\n"
+            f"        f.tune(num_samples=1, resources={{'cpu': 64}}, storage_path={str(tmp_path)!r}, "
+            "tracking=False)\n"
+            "    except ts.TuneError as e:\n"
+            "        print('refused:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "RAY_ADDRESS": ""})
+    assert out.stdout.count("refused: a trial asks for CPU 64, more than any node") == 2, out.stderr[-3000:]
 
 
 def test_num_samples_below_one_is_refused_unless_minus_one():

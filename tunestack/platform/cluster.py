@@ -7,7 +7,7 @@ import math
 import os
 from typing import Any, Iterator, Mapping
 
-__all__ = ["ensure_ray", "refuse_ray_client", "trial_resources", "default_concurrency", "quiet_ray",
+__all__ = ["ensure_ray", "refuse_ray_client", "trial_resources", "unplaceable", "default_concurrency", "quiet_ray",
            "pending_trials"]
 
 
@@ -26,13 +26,18 @@ def refuse_ray_client(address: str | None) -> None:
         raise ValueError(f"Ray Client (ray://) is not supported. {_NO_CLIENT}")
 
 
-def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
+_STARTED_HERE: str | None = None  # the GCS address of the local Ray that ensure_ray started
+
+
+def ensure_ray(address: str | None = None, **init_kwargs: Any) -> bool:
     """Use the running Ray, join ``address`` ("auto" or "host:6379"), or start a local one (the runner
-    refuses a Ray Client address before, with :func:`refuse_ray_client`)."""
+    refuses a Ray Client address before, with :func:`refuse_ray_client`).  True when it started a local
+    Ray (whose resources are all there will be: no autoscaler adds a node)."""
     import ray
 
-    if ray.is_initialized():
-        return
+    global _STARTED_HERE
+    if ray.is_initialized():  # ours if a job of this driver started it (a later job in the same script)
+        return _STARTED_HERE is not None and ray.get_runtime_context().gcs_address == _STARTED_HERE
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
     kwargs.update(init_kwargs)
     if address:
@@ -42,18 +47,23 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> None:
             raise ConnectionError(f"could not join the Ray cluster at {address!r}: {e}. Start it with "
                                   "`ray start --head` on the head node, or leave address= unset to run "
                                   "locally.") from None
-        return
+        return False
     kwargs.setdefault("runtime_env", {"worker_process_setup_hook":
                                       "tunestack.platform.session.quiet_worker_logs"})
     # without an address a local Ray starts, unless RAY_ADDRESS names one (as `ray job submit` does);
     # plain ray.init() would also join whatever cluster /tmp/ray/ray_current_cluster last named
-    ray.init(address=None if os.environ.get("RAY_ADDRESS") else "local", **kwargs)
+    joining = bool(os.environ.get("RAY_ADDRESS"))
+    ray.init(address=None if joining else "local", **kwargs)
+    _STARTED_HERE = None if joining else ray.get_runtime_context().gcs_address
+    return not joining
 
 
 def trial_resources(resources: Mapping[str, Any]) -> dict[str, float]:
     """Ray's resource dict for one trial from ``{"cpu": 2, "gpu": 0.5, "custom": {...}}``."""
     out: dict[str, float] = {"cpu": float(resources.get("cpu", 1))}
     gpu = float(resources.get("gpu", 0) or 0)
+    if out["cpu"] < 0:
+        raise ValueError(f"resources['cpu'] must be >= 0, got {out['cpu']:g}")
     if gpu < 0 or (gpu > 1 and gpu != int(gpu)):
         raise ValueError(f"resources['gpu'] must be a fraction in (0, 1] or a whole number, got {gpu}")
     if gpu:
@@ -61,7 +71,32 @@ def trial_resources(resources: Mapping[str, Any]) -> dict[str, float]:
     if resources.get("memory"):
         out["memory"] = float(resources["memory"])
     out.update({k: float(v) for k, v in dict(resources.get("custom") or {}).items()})
+    if any(v < 0 for v in out.values()):
+        raise ValueError(f"resources must be >= 0, got {resources}")
+    if not any(out.values()):
+        raise ValueError(f"a trial must ask for some resource, got {dict(resources)}: e.g. "
+                         "{'cpu': 0.5} (fractions work)")
     return out
+
+
+_RAY_KEYS = {"cpu": "CPU", "gpu": "GPU"}
+
+
+def unplaceable(resources: Mapping[str, float]) -> str | None:
+    """Why no live node of the Ray cluster can run one trial asking ``resources`` (a trial runs on one
+    node), or None when some node can."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    need = {_RAY_KEYS.get(k, k): v for k, v in resources.items() if v}
+    if any(all(node.get(k, 0) + 1e-9 >= v for k, v in need.items()) for node in nodes):
+        return None
+    have = [{k: node.get(k, 0) for k in need} for node in nodes]
+    if len(have) > 3:
+        have = sorted(have, key=lambda h: sum(h.values()), reverse=True)[:3]
+    shown = lambda d: ", ".join(f"{k} {v:g}" for k, v in d.items())  # noqa: E731
+    return (f"a trial asks for {shown(need)}, more than any node of this Ray cluster has ("
+            + "; ".join(f"node: {shown(h)}" for h in have) + ")")
 
 
 def default_concurrency(resources: Mapping[str, float]) -> int:

@@ -73,6 +73,10 @@ class JobSpec:
         bad = set(self.resources) - {"cpu", "gpu", "memory", "custom"}
         if bad:
             raise TuneError(f"unknown resource keys {sorted(bad)}; use 'cpu', 'gpu', 'memory' or 'custom'")
+        try:
+            cluster.trial_resources(self.resources)
+        except (TypeError, ValueError) as e:
+            raise TuneError(str(e)) from None
 
 
 # ---- building the pieces --------------------------------------------------------------------------
@@ -223,8 +227,14 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     # a job that cannot start, or that Ray ends with an error, leaves no RUNNING run in MLflow (a resumed
     # one stays KILLED: resumable)
     with _tracking_closed_on_error(tracker, "KILLED" if resume else "FAILED"):
-        cluster.ensure_ray(address)
-        resources = cluster.trial_resources(spec.resources)
+        started_here = cluster.ensure_ray(address)
+        resources = cluster.trial_resources(spec.resources)  # checked by spec.check()
+        too_big = cluster.unplaceable(resources)
+        if too_big and started_here:  # a local Ray has what it has: the trials would wait forever
+            raise TuneError(f"{too_big}: lower resources=, or run on a cluster with such a node")
+        if too_big:
+            log.warning("tunestack: %s; the trials wait until such a node joins (an autoscaler may add it)",
+                        too_big)
         max_concurrent = spec.max_concurrent or cluster.default_concurrency(resources)
         # when resources bound the concurrency, trials created ahead wait for a free slot and start at
         # once; a max_concurrent set by the user below that bound must not be exceeded, so nothing is

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -230,6 +231,11 @@ class SearchSpace:
             "conditions": [str(c) for c in self.configspace.conditions],
             "forbidden": [str(f) for f in self._forbidden],
         }
+
+    def comparable(self) -> dict:
+        """:meth:`describe` as it reads back from JSON, without the memory addresses in objects' reprs (a
+        function as a constant), which differ by process: what a saved run's space is compared with."""
+        return json.loads(re.sub(r" at 0x[0-9a-fA-F]+", "", json.dumps(self.describe(), default=str)))
 
     # ---- activity and forbidden clauses ---------------------------------------------------------
     def _cs_value(self, i: int, value: Any) -> Any:

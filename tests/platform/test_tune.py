@@ -554,3 +554,20 @@ def test_a_new_job_under_an_earlier_jobs_name_keeps_both_apart(ray_local, tmp_pa
     earlier = quadratic.resume(str(tmp_path / moved[0]), verbose=0)
     assert sorted(earlier.table["trial_id"]) == sorted(first.table["trial_id"])
     assert earlier.best_value == first.best_value
+
+
+def test_the_resume_space_check_ignores_object_addresses(tmp_path):
+    # a choice of objects is described by their reprs, whose addresses differ in every process
+    from tunestack.platform.runner import SPACE_FILE, _check_same_space
+    from tunestack.space import SearchSpace
+
+    class Act:
+        pass
+
+    def space():
+        return SearchSpace.create({"act": tune.choice([Act(), Act()]), "x": tune.uniform(0, 1)})
+
+    (tmp_path / SPACE_FILE).write_text(__import__("json").dumps(space().comparable()))
+    _check_same_space(str(tmp_path), space())  # new objects: the same space
+    with pytest.raises(ts.TuneError, match="parameters only in the job: \\['act'\\]"):
+        _check_same_space(str(tmp_path), SearchSpace.create({"x": tune.uniform(0, 1)}))

@@ -7,8 +7,8 @@ import math
 import os
 from typing import Any, Iterator, Mapping
 
-__all__ = ["ensure_ray", "refuse_ray_client", "trial_resources", "unplaceable", "default_concurrency", "quiet_ray",
-           "pending_trials"]
+__all__ = ["ensure_ray", "refuse_ray_client", "trial_resources", "unplaceable", "default_concurrency",
+           "quiet_ray", "pending_trials"]
 
 
 _NO_CLIENT = ("tunestack's driver must run on a node of the cluster: it receives every result, drives the "

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 import traceback
 import warnings
@@ -155,8 +154,7 @@ def _config_of(s: Searcher, record: Mapping[str, Any]) -> dict:
 def _space_key(s: Searcher) -> Any:
     """The space's description as it reads back from JSON (to compare a saved run's space with this one),
     without the memory addresses of objects' reprs (a function as a constant), which differ by process."""
-    text = json.dumps(s.space.describe(), default=str)
-    return json.loads(re.sub(r" at 0x[0-9a-fA-F]+", "", text))
+    return s.space.comparable()
 
 
 def _as_float(value: Any) -> float:

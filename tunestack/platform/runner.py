@@ -249,7 +249,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
             with open(os.path.join(job_dir, JOB_FILE), "w") as f:
                 json.dump(spec.__dict__, f, indent=1, default=str)
             with open(os.path.join(job_dir, SPACE_FILE), "w") as f:
-                json.dump(space.describe(), f, indent=1, default=str)
+                json.dump(space.comparable(), f, indent=1)
 
         trainable = tune.with_resources(make_trainable(ship(fn), spec.metric), resources)
         if resume and not restart:
@@ -455,7 +455,7 @@ def _space_shape(described: dict) -> tuple[dict, list]:
     """What a job's saved trials depend on: each parameter's kind and range or choices, the conditions."""
     keep = ("kind", "lower", "upper", "log", "q", "choices")
     params = {p["name"]: {k: p[k] for k in keep if k in p} for p in described.get("params", [])}
-    return json.loads(json.dumps(params, default=str)), list(described.get("conditions", []))
+    return params, list(described.get("conditions", []))
 
 
 def _check_same_space(job_dir: str, space: SearchSpace) -> None:
@@ -465,7 +465,7 @@ def _check_same_space(job_dir: str, space: SearchSpace) -> None:
     if not os.path.exists(path):
         return
     with open(path) as f:
-        (saved, saved_cond), (now, now_cond) = _space_shape(json.load(f)), _space_shape(space.describe())
+        (saved, saved_cond), (now, now_cond) = _space_shape(json.load(f)), _space_shape(space.comparable())
     if saved == now and saved_cond == now_cond:
         return
     diff = []

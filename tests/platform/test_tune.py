@@ -468,18 +468,25 @@ def test_ray_client_is_refused_with_the_way_to_run_on_a_cluster(tmp_path):
         quadratic.tune(address="ray://127.0.0.1:10001", storage_path=str(tmp_path), tracking=False)
 
 
-def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_path):
+def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_path, monkeypatch):
+    from tunestack.platform import cluster
+
+    def unreachable(address=None):  # as ensure_ray says of a cluster it cannot join
+        raise ConnectionError("could not join the Ray cluster at 'head:6379': unreachable")
+
+    monkeypatch.setattr(cluster, "ensure_ray", unreachable)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    with pytest.raises(ValueError, match="resources\\['gpu'\\]"):
-        quadratic.tune(num_samples=2, resources={"cpu": 1, "gpu": 1.5}, name="cannot-start",
-                       storage_path=str(tmp_path), tracking_uri=uri, verbose=0)
+    with pytest.raises(ConnectionError, match="could not join"):
+        quadratic.tune(num_samples=2, name="cannot-start", storage_path=str(tmp_path), tracking_uri=uri,
+                       verbose=0)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("cannot-start")
     runs = client.search_runs([exp.experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]  # it stayed RUNNING after the script's exit
-    assert runs[0].data.tags["tunestack.reason"].startswith("the job ended on an error: ValueError: resources['gpu']")
+    assert runs[0].data.tags["tunestack.reason"].startswith("the job ended on an error: ConnectionError: could "
+                                                            "not join the Ray cluster")
 
 
 def test_summary_cuts_long_constants_in_the_best_config_short(capsys):

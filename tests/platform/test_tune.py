@@ -578,3 +578,25 @@ def test_the_resume_space_check_ignores_object_addresses(tmp_path):
     _check_same_space(str(tmp_path), space())  # new objects: the same space
     with pytest.raises(ts.TuneError, match="parameters only in the job: \\['act'\\]"):
         _check_same_space(str(tmp_path), SearchSpace.create({"x": tune.uniform(0, 1)}))
+
+
+def test_reports_from_a_thread_the_function_starts_count(ray_local, tmp_path):
+    """The session was thread-local: reports from a training loop run in a thread were dropped, and
+    every trial failed with "returned without reporting"."""
+    import threading
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", mode="min")
+    def threaded(config):
+        def loop():
+            for epoch in range(3):
+                ts.report(loss=config["x"] + 1 / (epoch + 1))
+
+        worker = threading.Thread(target=loop)
+        worker.start()
+        worker.join()
+
+    result = threaded.tune(num_samples=2, seed=0, storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert (result.table["status"] == "completed").all() and (result.table["budget"] == 3).all()
+    assert result.best_value == pytest.approx(result.best_config["x"] + 1 / 3)
+    threaded({"x": 0.5})  # called on its own, too
+    assert [r["loss"] for r in threaded.last_reports] == pytest.approx([1.5, 1.0, 0.5 + 1 / 3])

@@ -39,6 +39,9 @@ class TrialSession:
 
 
 _local = threading.local()
+# the session last opened in this process, for threads the function starts (a data loader's, a training
+# loop run in a thread): a trial process runs one trial at a time
+_process: dict[str, TrialSession | None] = {"session": None}
 
 
 def quiet_worker_logs() -> None:
@@ -63,17 +66,17 @@ def _quiet_exit_hook(previous: Callable[[Any], None]) -> Callable[[Any], None]:
 
 
 def current_session() -> TrialSession | None:
-    return getattr(_local, "session", None)
+    return getattr(_local, "session", None) or _process["session"]
 
 
 @contextlib.contextmanager
 def trial_session(session: TrialSession) -> Iterator[TrialSession]:
-    previous = current_session()
-    _local.session = session
+    previous, previous_process = getattr(_local, "session", None), _process["session"]
+    _local.session = _process["session"] = session
     try:
         yield session
     finally:
-        _local.session = previous
+        _local.session, _process["session"] = previous, previous_process
 
 
 def report(checkpoint: Any = None, **metrics: Any) -> None:

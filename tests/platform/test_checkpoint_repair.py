@@ -1,10 +1,12 @@
 """A restored trial whose snapshot names a checkpoint that Ray has since deleted (driver killed between
-a newer checkpoint and the next experiment snapshot) resumes from one that exists, or from scratch."""
+a newer checkpoint and the next experiment snapshot) resumes from one that exists, or from scratch; a
+checkpoint that cannot be saved says what in it."""
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
 
+import pytest
 from ray.train._internal.session import _TrainingResult
 from ray.tune import Checkpoint
 
@@ -50,3 +52,11 @@ def test_starts_from_scratch_when_no_logged_checkpoint_exists(tmp_path):
 def test_a_trial_without_checkpoint_is_left_alone():
     t = SimpleNamespace(latest_checkpoint_result=None)
     assert _repair_checkpoint(t) is None
+
+
+def test_a_checkpoint_that_cannot_be_saved_names_its_entry(tmp_path):
+    # a trial failed with a bare "TypeError: cannot pickle 'generator' object", nothing of the checkpoint
+    from tunestack.platform.session import _save_object
+
+    with pytest.raises(TypeError, match=r"the checkpoint cannot be saved \(its entry 'batches'\): .*generator"):
+        _save_object({"epoch": 3, "batches": (b for b in range(3))}, str(tmp_path))

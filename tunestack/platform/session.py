@@ -170,15 +170,33 @@ def _torch():
 
 def _save_object(obj: Any, directory: str) -> None:
     torch = _torch()
-    if torch is not None:
-        fmt, name = "torch", "checkpoint.pt"
-        torch.save(obj, os.path.join(directory, name))
-    else:
-        fmt, name = "pickle", "checkpoint.pkl"
-        with open(os.path.join(directory, name), "wb") as f:
-            pickle.dump(obj, f)
+    fmt, name = ("torch", "checkpoint.pt") if torch is not None else ("pickle", "checkpoint.pkl")
+    try:
+        if torch is not None:
+            torch.save(obj, os.path.join(directory, name))
+        else:
+            with open(os.path.join(directory, name), "wb") as f:
+                pickle.dump(obj, f)
+    except OSError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the pickler raises, said of the checkpoint
+        where = ""
+        if isinstance(obj, dict):
+            bad = [k for k, v in obj.items() if not _picklable(v)]
+            where = f" (its entry {bad[0]!r})" if bad else ""
+        raise TypeError(f"ts.report: the checkpoint cannot be saved{where}: {type(e).__name__}: {e}; a "
+                        "checkpoint dict holds what pickle / torch.save can store (state_dicts, tensors, "
+                        "arrays, numbers), or pass the path of a directory you wrote") from None
     with open(os.path.join(directory, CKPT_META), "w") as f:
         json.dump({"format": fmt, "file": name}, f)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _load_torch(path: str) -> Any:

@@ -299,3 +299,22 @@ def test_ctrl_c_ends_the_job_resumably(tmp_path):
     assert len(set(marks.read_text().splitlines())) == 10
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
     assert parent.info.status == "FINISHED" and len(children) == 10
+
+
+def test_sigterm_ends_the_job_as_a_ctrl_c_does(tmp_path):
+    """A SIGTERM (kill, a batch scheduler's preemption) killed the driver at once, its MLflow parent run
+    FAILED.  Now the job stops gracefully, says how to resume, stays KILLED (resumable) in MLflow, and
+    then the process ends as the signal asked."""
+    job_dir = tmp_path / "killme"
+    job = _run(["run", str(tmp_path), "random", "fifo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+               text=True, start_new_session=True)
+    _wait_for(job, lambda: len(_journal(job_dir)) >= 3, "terminated")
+    job.send_signal(signal.SIGTERM)  # to the driver only
+    out, _ = job.communicate(timeout=300)
+    _kill_session(job.pid)
+    assert job.returncode != 0, out[-3000:]  # the process still ends on the signal, after the job
+    assert "SIGTERM received: the job stops as after a Ctrl-C" in out, out[-3000:]
+    assert "interrupted: resume with tunestack.resume(" in out, out[-3000:]
+    _, parent, _ = runs_of(f"sqlite:///{tmp_path}/mlflow.db", "killme")
+    assert parent.info.status == "KILLED"
+    assert 3 <= len(_journal(job_dir)) < 10

@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import re
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -275,7 +277,8 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
             )
         interrupted = False
         start = time.time()
-        with cluster.quiet_ray(), cluster.pending_trials(max_concurrent + coord.lookahead):
+        with cluster.quiet_ray(), cluster.pending_trials(max_concurrent + coord.lookahead), \
+                _sigterm_as_ctrl_c() as terminated:
             try:
                 grid = tuner.fit()
             except KeyboardInterrupt:
@@ -301,7 +304,34 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     finish_tracking(tracker, result, spec, space, job_dir, coord)
     if verbose:
         print_summary(result, time.time() - start)
+    if terminated:  # the job is saved and closed: now the process ends, as the SIGTERM asked
+        os.kill(os.getpid(), signal.SIGTERM)
     return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[list]:
+    """A SIGTERM to the driver (``kill``, a batch scheduler's preemption, a pod's shutdown) ends the job
+    as a Ctrl-C does: Ray stops the trials and saves the experiment, MLflow marks the job KILLED, the
+    summary says how to resume; the caller then sends the SIGTERM again, to whatever handles it after
+    the job (by default, the end of the process).  Without this the driver died at once, its parent
+    run marked FAILED.  Yields a list that holds the signal once one came."""
+    came: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if not came:
+            log.warning("tunestack: SIGTERM received: the job stops as after a Ctrl-C, and stays resumable")
+        came.append(signum)
+        os.kill(os.getpid(), signal.SIGINT)  # Ray's own SIGINT handler stops the run gracefully
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -600,3 +600,24 @@ def test_reports_from_a_thread_the_function_starts_count(ray_local, tmp_path):
     assert result.best_value == pytest.approx(result.best_config["x"] + 1 / 3)
     threaded({"x": 0.5})  # called on its own, too
     assert [r["loss"] for r in threaded.last_reports] == pytest.approx([1.5, 1.0, 0.5 + 1 / 3])
+
+
+def test_a_function_calling_sys_exit(ray_local, tmp_path):
+    """sys.exit in a trial (an argparse parser in the function, a script's main) failed it with no
+    message at all; an exit with status 0 after its reports is the function's end."""
+    import argparse
+    import sys
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", mode="min")
+    def exits(config):
+        ts.report(loss=config["x"])
+        if config["x"] < 0.5:
+            sys.exit(0)
+        argparse.ArgumentParser().parse_args(["--no-such-option"])
+
+    result = exits.tune(num_samples=6, seed=0, storage_path=str(tmp_path), tracking=False, verbose=0)
+    low = result.table["config/x"] < 0.5
+    assert 0 < low.sum() < 6, "the seed should give both kinds of trial"
+    assert (result.table.loc[low, "status"] == "completed").all()
+    assert (result.table.loc[~low, "status"] == "failed").all()
+    assert result.table.loc[~low, "error"].str.contains(r"called sys.exit\(2\) \(argparse exits so").all()

@@ -159,7 +159,13 @@ def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str) -> Callabl
         quiet_worker_logs()
         user_fn = fn.load() if isinstance(fn, _Shipped) else fn
         with trial_session(TrialSession(metric=metric)) as session:
-            out = user_fn(config)
+            try:
+                out = user_fn(config)
+            except SystemExit as e:  # Ray would fail the trial with no message at all
+                if e.code not in (None, 0) or session.reports == 0:
+                    hint = " (argparse exits so on arguments it does not know)" if e.code == 2 else ""
+                    raise RuntimeError(f"the function called sys.exit({e.code!r}){hint}") from None
+                out = None  # it ended after its reports
             if out is not None and session.reports == 0:
                 if isinstance(out, Mapping):
                     report(**out)

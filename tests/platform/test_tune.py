@@ -621,3 +621,32 @@ def test_a_function_calling_sys_exit(ray_local, tmp_path):
     assert (result.table.loc[low, "status"] == "completed").all()
     assert (result.table.loc[~low, "status"] == "failed").all()
     assert result.table.loc[~low, "error"].str.contains(r"called sys.exit\(2\) \(argparse exits so").all()
+
+
+def test_a_budget_counted_in_a_reported_field(ray_local, tmp_path):
+    """budget= names the result field that counts the budget; reports without it made every trial's
+    budget 0 (the scheduler never acted, and the summary blamed max_budget)."""
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", mode="min", budget="step")
+    def stepped(config):
+        start = (ts.load_checkpoint() or {"i": -1})["i"] + 1
+        for i in range(start, 9):
+            ts.report(loss=config["x"] + 1 / (i + 1), step=10 * (i + 1), checkpoint={"i": i})
+
+    result = stepped.tune(scheduler="asha", min_budget=10, max_budget=90, num_samples=9, seed=0,
+                          storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert set(result.table["budget"]) <= {10.0, 30.0, 90.0} and 90.0 in set(result.table["budget"])
+    assert (result.table["status"] != "failed").all()
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", mode="min", budget="step")
+    def forgets(config):
+        ts.report(loss=config["x"])
+
+    result = forgets.tune(scheduler="asha", min_budget=10, max_budget=90, num_samples=2, seed=0,
+                          storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert (result.table["status"] == "failed").all()
+    assert result.table["error"].str.contains("counts its budget in 'step'.*this report has no 'step'").all()
+    from tunestack.platform.session import MetricError
+
+    with pytest.raises(MetricError, match="has 'ten' as its 'step'"):
+        ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", budget="step")(
+            lambda config: ts.report(loss=1.0, step="ten"))({"x": 0.5})

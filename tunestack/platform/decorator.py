@@ -41,7 +41,7 @@ class Tunable:
         """Run the function on its own: ``ts.report`` records metrics in ``self.last_reports``."""
         if config is None:
             config = self.space.default()
-        session = TrialSession(metric=self.metric, in_ray=False)
+        session = TrialSession(metric=self.metric, in_ray=False, budget=self.budget)
         with trial_session(session):
             out = self.fn(config, **kwargs)
         self.last_reports = session.history

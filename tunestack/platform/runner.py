@@ -150,7 +150,8 @@ def ship(fn: Callable) -> Callable | _Shipped:
     return shipped
 
 
-def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str) -> Callable[[dict], None]:
+def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str,
+                   budget: str = "training_iteration") -> Callable[[dict], None]:
     """Wrap the user's function: a trial session for ``ts.report``, and a returned value as a report."""
 
     def trainable(config: dict) -> None:
@@ -158,10 +159,12 @@ def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str) -> Callabl
 
         quiet_worker_logs()
         user_fn = fn.load() if isinstance(fn, _Shipped) else fn
-        with trial_session(TrialSession(metric=metric)) as session:
+        with trial_session(TrialSession(metric=metric, budget=budget)) as session:
             try:
                 out = user_fn(config)
-            except SystemExit as e:  # Ray would fail the trial with no message at all
+            except SystemExit as e:  # the user's (Ray would fail the trial with no message at all)
+                if session.ended_by_ray:
+                    raise
                 if e.code not in (None, 0) or session.reports == 0:
                     hint = " (argparse exits so on arguments it does not know)" if e.code == 2 else ""
                     raise RuntimeError(f"the function called sys.exit({e.code!r}){hint}") from None
@@ -259,7 +262,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
             with open(os.path.join(job_dir, SPACE_FILE), "w") as f:
                 json.dump(space.comparable(), f, indent=1)
 
-        trainable = tune.with_resources(make_trainable(ship(fn), spec.metric), resources)
+        trainable = tune.with_resources(make_trainable(ship(fn), spec.metric, spec.budget_attr), resources)
         if resume and not restart:
             with cluster.quiet_ray():  # Ray warns of each trial with no result yet (FileNotFoundError)
                 tuner = tune.Tuner.restore(job_dir, trainable=trainable, resume_unfinished=True,

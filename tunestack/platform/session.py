@@ -22,6 +22,9 @@ from typing import Any, Callable, Iterator
 __all__ = ["report", "load_checkpoint", "MetricError", "TrialSession", "trial_session", "current_session"]
 
 CKPT_META = "tunestack_checkpoint.json"
+# result fields Ray fills in itself: a budget counted in one of them need not be reported
+RAY_FILLS = frozenset({"training_iteration", "time_total_s", "time_this_iter_s", "iterations_since_restore",
+                       "time_since_restore"})
 
 
 class MetricError(ValueError):
@@ -35,6 +38,8 @@ class TrialSession:
     metric: str
     in_ray: bool = True
     reports: int = 0
+    budget: str = "training_iteration"  # the result field that counts the budget (Ray counts reports)
+    ended_by_ray: bool = False  # Ray's report raised SystemExit: its way to end the trial's thread
     history: list[dict] = field(default_factory=list)  # plain calls only
 
 
@@ -98,6 +103,14 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
             f"report() got metrics {sorted(metrics)} but the job tunes {session.metric!r}; report it, "
             f"e.g. report({session.metric}=...), or fix metric= in @tunable"
         )
+    if session.budget not in RAY_FILLS:
+        b = metrics.get(session.budget)
+        if b is None or isinstance(b, (str, bytes, bool)) or not _is_number(b):
+            got = "no" if b is None else f"{b!r} as its"
+            raise MetricError(f"the job counts its budget in {session.budget!r} (budget= in @tunable), but "
+                              f"this report has {got} {session.budget!r}: report it as a number, e.g. "
+                              f"report({session.metric}=..., {session.budget}=epoch), or leave budget= out "
+                              f"to count reports")
     value = metrics[session.metric]
     try:
         if isinstance(value, (str, bytes)):  # float("0.5") would pass a formatted string on
@@ -109,7 +122,19 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
     if not session.in_ray:
         session.history.append(dict(metrics))
         return
-    _ray_report(metrics, checkpoint)
+    try:
+        _ray_report(metrics, checkpoint)
+    except SystemExit:  # Ray ends a trial's training thread so (a stop, a pause) from inside its report
+        session.ended_by_ray = True
+        raise
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def _ray_report(metrics: dict, checkpoint: Any) -> None:

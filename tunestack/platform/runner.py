@@ -119,7 +119,7 @@ class _Shipped:
     def __init__(self, blob: bytes, name: str):
         import ray
 
-        self.ref, self.name, self.nbytes = ray.put(blob), name, len(blob)
+        self.ref, self.name = ray.put(blob), name
 
     def load(self) -> Callable:
         import ray

@@ -13,8 +13,8 @@ import math
 import os
 import pickle
 import shutil
-import tempfile
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -105,19 +105,15 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
         )
     if session.budget not in RAY_FILLS:
         b = metrics.get(session.budget)
-        if b is None or isinstance(b, (str, bytes, bool)) or not _is_number(b):
+        if b is None or isinstance(b, bool) or not _is_number(b):
             got = "no" if b is None else f"{b!r} as its"
             raise MetricError(f"the job counts its budget in {session.budget!r} (budget= in @tunable), but "
                               f"this report has {got} {session.budget!r}: report it as a number, e.g. "
                               f"report({session.metric}=..., {session.budget}=epoch), or leave budget= out "
                               f"to count reports")
     value = metrics[session.metric]
-    try:
-        if isinstance(value, (str, bytes)):  # float("0.5") would pass a formatted string on
-            raise TypeError
-        float(value)
-    except (TypeError, ValueError):
-        raise MetricError(f"metric {session.metric!r} must be a number, got {value!r}") from None
+    if not _is_number(value):
+        raise MetricError(f"metric {session.metric!r} must be a number, got {value!r}")
     session.reports += 1
     if not session.in_ray:
         session.history.append(dict(metrics))
@@ -130,6 +126,9 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
 
 
 def _is_number(v: Any) -> bool:
+    """A number, a numpy or torch scalar; not a string (float("0.5") would pass a formatted one on)."""
+    if isinstance(v, (str, bytes)):
+        return False
     try:
         float(v)
         return True

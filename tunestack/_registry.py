@@ -3,7 +3,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import numbers
 from typing import Any, Mapping
+
+import numpy as np
+
+
+def resolve_seed(seed: Any, error: type[Exception]) -> int:
+    """A component's seed: a whole number >= 0 as given (numpy's too), or a fresh one for ``None``."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Real) or not float(seed).is_integer() or seed < 0:
+        raise error(f"seed must be a whole number >= 0 or None, got {seed!r}")
+    return int(seed)
 
 
 class Registry:

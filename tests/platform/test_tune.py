@@ -170,6 +170,17 @@ def test_bad_options_are_refused_before_ray_starts(tmp_path):
 
     with pytest.raises(SearcherError, match="unknown searcher 'nope'"):
         quadratic.tune(searcher="nope", storage_path=str(tmp_path), tracking=False)
+    # these ran: every trial stopped before its first result; numpy's "expected non-negative integer";
+    # 2 trials
+    for kwargs, match in (({"time_budget_s": 0}, "time_budget_s must be > 0"),
+                          ({"num_samples": 2.5}, "num_samples must be a whole number")):
+        with pytest.raises(ts.TuneError, match=match):
+            quadratic.tune(storage_path=str(tmp_path), tracking=False, **kwargs)
+    with pytest.raises(SearcherError, match="seed must be a whole number >= 0 or None, got -1"):
+        quadratic.tune(seed=-1, storage_path=str(tmp_path), tracking=False)
+    from tunestack.platform.runner import JobSpec
+
+    JobSpec(metric="loss", num_samples=4.0).check()  # a whole number
     # Ray failed on these with "Cannot initialize a ResourceRequest with an empty head ..."
     for resources in ({"cpu": 0}, {"cpu": -1}, {"cpu": 1, "custom": {"tpu": -1}}):
         with pytest.raises(ts.TuneError, match=r"must ask for some resource|must be >= 0"):

@@ -211,3 +211,19 @@ def test_budget_tells(name):
         s.tell("0", 1.0, budget=-1)
     with pytest.raises(SearcherError):
         s.tell("no-such-id", 1.0)
+
+
+def test_a_bad_seed_is_refused_by_searchers_and_schedulers():
+    # -1 gave numpy's "expected non-negative integer"; 2.5 was cut to 2 without a word
+    from ray import tune
+
+    from tunestack.schedulers import SchedulerError
+    from tunestack.schedulers import create as create_scheduler
+
+    space = {"x": tune.uniform(0, 1)}
+    for bad in (-1, 2.5, True, "7"):
+        with pytest.raises(SearcherError, match="seed must be a whole number >= 0 or None"):
+            create("random", space, seed=bad)
+        with pytest.raises(SchedulerError, match="seed must be a whole number >= 0 or None"):
+            create_scheduler("asha", max_budget=9, seed=bad)
+    assert create("tpe", space, seed=np.int64(3)).seed == 3 and create("tpe", space, seed=4.0).seed == 4

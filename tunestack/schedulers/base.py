@@ -32,6 +32,8 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from .._registry import resolve_seed
+
 __all__ = ["Action", "Decision", "Scheduler", "SchedulerError", "TrialState", "rung_budgets"]
 
 STATE_FORMAT = 1
@@ -121,9 +123,7 @@ class Scheduler:
             raise SchedulerError(f"eta must be > 1, got {eta}")
         self.min_budget, self.max_budget, self.eta = float(min_budget), float(max_budget), float(eta)
         self.mode = mode
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0])
-        self.seed = int(seed)
+        self.seed = resolve_seed(seed, SchedulerError)
         self.rng = np.random.default_rng(self.seed)
         self.trials: dict[str, TrialState] = {}
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from .._registry import resolve_seed
 from ..space import SearchSpace, SpaceError
 
 __all__ = ["Searcher", "Suggestion", "TrialRecord", "SearcherError", "FINAL"]
@@ -106,9 +107,7 @@ class Searcher:
         if self.space.dim == 0:
             raise SpaceError("the search space has no parameter to search (only constants)")
         self.mode = mode
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0])
-        self.seed = int(seed)
+        self.seed = resolve_seed(seed, SearcherError)
         self.rng = np.random.default_rng(self.seed)
         self.trials: dict[str, TrialRecord] = {}
         self._counter = 0

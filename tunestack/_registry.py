@@ -9,11 +9,16 @@ from typing import Any, Mapping
 import numpy as np
 
 
+def is_whole(v: Any) -> bool:
+    """An int (numpy's too), or a float with no fraction (a JSON-loaded 20.0); not a bool."""
+    return not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer()
+
+
 def resolve_seed(seed: Any, error: type[Exception]) -> int:
-    """A component's seed: a whole number >= 0 as given (numpy's too), or a fresh one for ``None``."""
+    """A component's seed: a whole number >= 0 as given, or a fresh one for ``None``."""
     if seed is None:
         return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Real) or not float(seed).is_integer() or seed < 0:
+    if not is_whole(seed) or seed < 0:
         raise error(f"seed must be a whole number >= 0 or None, got {seed!r}")
     return int(seed)
 

@@ -105,7 +105,7 @@ def default_concurrency(resources: Mapping[str, float]) -> int:
 
     total = ray.cluster_resources()
     limits = []
-    for key, ray_key in (("cpu", "CPU"), ("gpu", "GPU")):
+    for key, ray_key in _RAY_KEYS.items():
         need = resources.get(key, 0)
         if need:
             limits.append(math.floor(total.get(ray_key, 0) / need + 1e-9))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import numbers
 import os
 import re
 import signal
@@ -14,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
+from .._registry import is_whole
 from ..schedulers import Scheduler
 from ..schedulers import create as create_scheduler
 from ..searchers import Searcher
@@ -68,7 +68,7 @@ class JobSpec:
             raise TuneError(f"mode must be 'min' or 'max', got {self.mode!r}")
         if not isinstance(self.metric, str) or not self.metric:
             raise TuneError("metric must be the name of a metric the function reports, e.g. 'val_loss'")
-        if not _whole(self.num_samples):
+        if not is_whole(self.num_samples):
             raise TuneError(f"num_samples must be a whole number, got {self.num_samples!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise TuneError(f"time_budget_s must be > 0 seconds (or None: no limit), got {self.time_budget_s!r}")
@@ -84,11 +84,6 @@ class JobSpec:
             cluster.trial_resources(self.resources)
         except (TypeError, ValueError) as e:
             raise TuneError(str(e)) from None
-
-
-def _whole(v: Any) -> bool:
-    """An int, or a float with no fraction (a JSON-loaded spec may hold 20.0); not a bool."""
-    return not isinstance(v, bool) and isinstance(v, numbers.Real) and float(v).is_integer()
 
 
 # ---- building the pieces --------------------------------------------------------------------------

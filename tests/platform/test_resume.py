@@ -178,7 +178,8 @@ def test_kill_driver_and_resume(tmp_path, searcher, scheduler):
     # a kill during Ray's copy of its state can make the resume a new Ray run (see the test below):
     # the unfinished trials' runs then end as replaced
     kept = [c for c in children if not _replaced(c)]
-    assert len(kept) == 10, "a trial was tracked twice (or not at all)"
+    assert len(kept) == 10, ("a trial was tracked twice (or not at all)\n"
+                             + "\n".join(f"{c.info.status} {c.data.tags}" for c in children) + "\n" + why)
     assert len(kept) == len(children) or _restarted(err), [c.data.tags for c in children]
     children = kept
     assert parent.info.status == "FINISHED"
@@ -217,6 +218,11 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     state["searcher"]["trials"] = [r for r in state["searcher"]["trials"] if r["id"] != sid]
     state["resume_queue"] = [r for r in state["resume_queue"] if r != rid]
     state_file.write_text(json.dumps(state))
+    # a trial the killed driver had started, and tracked, after Ray's last snapshot: no saved state holds
+    # it, only its MLflow run (left RUNNING by the kill; a CI run ended it as a KILLED 11th trial)
+    mlflow_client, parent, _ = runs_of(f"sqlite:///{root}/mlflow.db", "killme")
+    phantom = mlflow_client.create_run(parent.info.experiment_id, run_name="train_0badf00d", tags={
+        "mlflow.parentRunId": parent.info.run_id, "tunestack.trial_id": "0badf00d"}).info.run_id
 
     out, err, summary = _resume(tmp_path, "random", "fifo")
     ended = _journal(job_dir)
@@ -225,6 +231,9 @@ def test_resume_stops_a_ray_trial_our_state_never_saw_and_still_runs_all(tmp_pat
     assert len(ended) == len(set(ended)) == 10 and summary["statuses"] == ["completed"] * 10, why
     assert summary["n_told"] == 10 and not summary["interrupted"], why
     _, parent, children = runs_of(summary["tracking_uri"], "killme")
+    (phantom_run,) = [c for c in children if c.info.run_id == phantom]
+    assert phantom_run.info.status == "KILLED" and _replaced(phantom_run), phantom_run.data.tags
+    children = [c for c in children if c.info.run_id != phantom]
     replaced = [c for c in children if c.data.tags.get("tunestack.status") == "stopped" and _replaced(c)]
     assert parent.info.status == "FINISHED"
     assert len(children) - len(replaced) == 10, [c.data.tags for c in children]

@@ -365,7 +365,8 @@ def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = Non
     """After a resume: trials that ended just before the driver was killed may not have reached MLflow
     (or, ended after the last snapshot, have no run there yet): send their params and end again (the
     writer keeps a run's params as first logged).  ``replaced``: (Ray id, params, budget) of the killed
-    run's unfinished trials that a restart left behind; their runs end as replaced."""
+    run's unfinished trials that a restart left behind; their runs end as replaced, as do runs of trials
+    that the job no longer knows."""
     from .tracking import REPLACED, flat_params
 
     for rid, t in coord.trials.items():
@@ -379,6 +380,9 @@ def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = Non
     for rid, params, budget in replaced or []:
         tracker.send("trial_start", trial=rid, name=rid, params=params, tags={})
         tracker.end_trial(rid, REPLACED, budget)
+    # runs the killed driver started for trials that neither Ray's saved state nor ours holds (started
+    # after the last snapshot, or dropped by Coordinator.reconcile): their suggestions were made again
+    tracker.end_other_trials(list(coord.trials), REPLACED)
 
 
 def _ray_state_whole(job_dir: str) -> bool:

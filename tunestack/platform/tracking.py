@@ -126,6 +126,14 @@ def _writer() -> _WriterProcess:
     return _WriterProcess()
 
 
+def _ending(outcome: str) -> dict[str, Any]:
+    """The MLflow status and tags of a trial run that ended with ``outcome``: FINISHED (completed),
+    KILLED (stopped early) or FAILED, with the reason."""
+    status = "FAILED" if outcome.startswith("failed") else (
+        "KILLED" if outcome.startswith("stopped") else "FINISHED")
+    return {"status": status, "tags": {"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]}}
+
+
 class TrackingClient:
     """Sends one job's events to a writer process (started, or reused from an earlier job of this
     driver); never raises into the job."""
@@ -167,15 +175,16 @@ class TrackingClient:
 
     def end_trial(self, trial_id: str, outcome: str, budget: float | None, step: int = 0,
                   predicted: float | None = None) -> None:
-        """Close a trial's run: FINISHED (completed), KILLED (stopped early) or FAILED, with the reason;
-        ``predicted``: the scheduler's prediction of its final value (lce), logged as ``predicted_final``."""
-        status = "FAILED" if outcome.startswith("failed") else (
-            "KILLED" if outcome.startswith("stopped") else "FINISHED")
+        """Close a trial's run (see ``_ending``); ``predicted``: the scheduler's prediction of its final value (lce), logged as ``predicted_final``."""
         metrics = {} if budget is None else {"budget_reached": budget}
         if predicted is not None:
             metrics["predicted_final"] = predicted
-        self.send("trial_end", trial=trial_id, status=status, step=step, time=time.time(), metrics=metrics,
-                  tags={"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]})
+        self.send("trial_end", trial=trial_id, step=step, time=time.time(), metrics=metrics, **_ending(outcome))
+
+    def end_other_trials(self, known: list[str], outcome: str) -> None:
+        """Close, with ``outcome``, every trial run still open that is not one of ``known`` (after a
+        resume: runs an earlier, killed driver started for trials that no saved state holds)."""
+        self.send("trial_end_others", known=list(known), time=time.time(), **_ending(outcome))
 
     def wait_ready(self, timeout: float = 120.0) -> dict:
         self._ready.wait(timeout)

@@ -150,6 +150,12 @@ class Writer:
             for k, v in msg.get("metrics", {}).items():
                 t.metrics.append((k, v, int(msg.get("step", 0)), ts))
             t.end = (msg["status"], ts)
+        elif op == "trial_end_others":
+            known = set(msg["known"])
+            for tid, t in self.trials.items():
+                if tid not in known and not t.closed and t.end is None:
+                    t.tags.update(msg.get("tags", {}))
+                    t.end = (msg["status"], int(msg.get("time", time.time()) * 1000))
         elif op == "parent_metrics":
             ts = int(time.time() * 1000)
             self.parent_metrics.extend((k, v, s, ts) for k, v, s in msg["metrics"])

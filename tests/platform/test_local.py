@@ -1,9 +1,11 @@
 """``tunestack.minimize``: the in-process loop, its failures, and a run saved to a JSON file and resumed."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import sys
 
 import pytest
 from ray import tune
@@ -189,3 +191,35 @@ def test_an_objective_that_cannot_take_a_config_is_refused_before_the_loop():
     with pytest.raises(TypeError, match=r"minimize: each trial calls objective\(config\).*'data'"):
         ts.minimize(objective, {"x": tune.uniform(0, 1)}, n_trials=3)
     assert ts.minimize(lambda config: config["x"], {"x": tune.uniform(0, 1)}, n_trials=3).best_value < 1
+
+
+def test_an_objective_calling_sys_exit_fails_that_evaluation_not_the_program(tmp_path):
+    # SystemExit went through the loop and ended the user's program (argparse in the objective, say)
+    def objective(config):
+        if config["x"] > 0.5:
+            sys.exit(2)
+        return config["x"]
+
+    with pytest.warns(RuntimeWarning, match=r"called sys.exit\(2\) \(argparse"):
+        r = ts.minimize(objective, {"x": tune.uniform(0, 1)}, n_trials=12, seed=0, path=tmp_path / "run.json")
+    failed = [h for h in r.history if h["status"] != "ok"]
+    assert len(r.history) == 12 and failed and len(failed) < 12
+    assert all(h["config"]["x"] > 0.5 and "RuntimeError: the function called sys.exit(2)" in h["status"]
+               for h in failed)
+    assert r.best_value == min(h["value"] for h in r.history if h["status"] == "ok")
+
+
+def test_a_generator_or_async_objective_is_refused_before_the_loop():
+    # each evaluation failed "must return a number, got generator"
+    def steps(config):
+        yield config["x"]
+
+    async def coro(config):
+        return config["x"]
+
+    with pytest.raises(TypeError, match=r"steps is a generator function.*ts.report"):
+        ts.minimize(steps, {"x": tune.uniform(0, 1)}, n_trials=3)
+    with pytest.raises(TypeError, match=r"coro is an async def function.*asyncio.run"):
+        ts.minimize(functools.partial(coro), {"x": tune.uniform(0, 1)}, n_trials=3)
+    with pytest.raises(TypeError, match=r"@tunable: steps is a generator function"):
+        ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")(steps)

@@ -80,7 +80,20 @@ class Tunable:
 
 
 def check_takes_a_config(fn: Callable, who: str) -> None:
-    """Every trial calls ``fn(config)``: a function that cannot be called so would fail every trial."""
+    """Every trial calls ``fn(config)``: a function that cannot be called so would fail every trial, as
+    would one whose call returns before running its body (a generator or an ``async def`` function)."""
+    inner = fn
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    name = getattr(inner, "__name__", repr(fn))
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TypeError(f"{who}: {name} is a generator function (it yields): each trial calls "
+                        f"{name}(config), which returns a generator without running it; report each step "
+                        f"with ts.report(...) instead of yield, or return the value")
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{who}: {name} is an async def function: each trial calls {name}(config), which "
+                        f"returns a coroutine without running it; make it a plain def (with "
+                        f"asyncio.run(...) inside, if it awaits)")
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a callable Python cannot describe: left to the trials
@@ -88,7 +101,6 @@ def check_takes_a_config(fn: Callable, who: str) -> None:
     try:
         signature.bind({})
     except TypeError as e:
-        name = getattr(fn, "__name__", repr(fn))
         raise TypeError(f"{who}: each trial calls {name}(config), which fails ({e}): the function must "
                         f"take the configuration as its one required argument, e.g. def {name}(config); "
                         f"give other arguments defaults, or bind them with functools.partial") from None

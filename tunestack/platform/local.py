@@ -15,6 +15,7 @@ import pandas as pd
 from ..searchers import Searcher, create
 from .coordinator import _plain
 from .decorator import check_takes_a_config
+from .session import exit_error
 
 __all__ = ["minimize", "MinimizeResult", "RUN_FORMAT"]
 
@@ -47,7 +48,7 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
              searcher_kwargs: Mapping[str, Any] | None = None, **options: Any) -> MinimizeResult:
     """Optimize ``fn(config) -> float`` over ``space`` with ``n_trials`` sequential evaluations.
 
-    A call that raises, or returns nan/inf, is recorded as failed and told to the searcher as a failure;
+    A call that raises (or calls ``sys.exit``), or returns nan/inf, is recorded as failed and told to the searcher as a failure;
     the loop goes on.  Ctrl-C stops the loop and returns what was evaluated so far.  Searcher options
     go in ``searcher_kwargs`` (a dict, as in ``fn.tune``) or as keyword arguments (``n_startup=5``).
 
@@ -82,7 +83,10 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
             t0 = time.perf_counter()
             record: dict[str, Any] = {"trial_id": sug.id, "config": sug.config}
             try:
-                value = _as_float(fn(sug.config))
+                try:
+                    value = _as_float(fn(sug.config))
+                except SystemExit as e:  # argparse in the function, say: one evaluation, not the program
+                    raise exit_error(e.code) from None
                 status = "ok" if math.isfinite(value) else "failed: value is not finite"
             except Exception as e:  # noqa: BLE001 - a failing evaluation never stops the search
                 value, status = math.nan, f"failed: {type(e).__name__}: {e}"

@@ -22,7 +22,7 @@ from ..space import SearchSpace
 from . import cluster
 from .coordinator import Coordinator
 from .results import TuneResult, collect, finish_tracking, print_summary
-from .session import MetricError, TrialSession, trial_session
+from .session import MetricError, TrialSession, exit_error, trial_session
 
 __all__ = ["TuneResult", "run_job", "resume", "JobSpec", "TuneError"]
 
@@ -171,8 +171,7 @@ def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str,
                 if session.ended_by_ray:
                     raise
                 if e.code not in (None, 0) or session.reports == 0:
-                    hint = " (argparse exits so on arguments it does not know)" if e.code == 2 else ""
-                    raise RuntimeError(f"the function called sys.exit({e.code!r}){hint}") from None
+                    raise exit_error(e.code) from None
                 out = None  # it ended after its reports
             if out is not None and session.reports == 0:
                 if isinstance(out, Mapping):

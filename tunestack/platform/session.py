@@ -125,6 +125,13 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
         raise
 
 
+def exit_error(code: Any) -> RuntimeError:
+    """The error a trial fails with when the user's function calls ``sys.exit(code)``: a SystemExit would
+    end the tuning loop (in-process) or fail the trial with no message at all (Ray)."""
+    hint = " (argparse exits so on arguments it does not know)" if code == 2 else ""
+    return RuntimeError(f"the function called sys.exit({code!r}){hint}")
+
+
 def _is_number(v: Any) -> bool:
     """A number, a numpy or torch scalar; not a string (float("0.5") would pass a formatted one on)."""
     if isinstance(v, (str, bytes)):

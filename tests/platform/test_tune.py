@@ -661,3 +661,29 @@ def test_a_budget_counted_in_a_reported_field(ray_local, tmp_path):
     with pytest.raises(MetricError, match="has 'ten' as its 'step'"):
         ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", budget="step")(
             lambda config: ts.report(loss=1.0, step="ten"))({"x": 0.5})
+
+
+def test_a_metric_and_budget_named_by_their_path_in_nested_reports(ray_local, tmp_path):
+    """Ray Tune names a nested result by its path (metric="val/loss" for report(val={"loss": ...})); such
+    a metric failed every trial, and the error suggested report(val/loss=...), which is not Python."""
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="val/loss", mode="min", budget="progress/step")
+    def nested(config):
+        start = (ts.load_checkpoint() or {"i": -1})["i"] + 1
+        for i in range(start, 4):
+            ts.report(val={"loss": config["x"] / (i + 1), "acc": 1 - config["x"]}, progress={"step": i + 1},
+                      note=f"epoch {i}", checkpoint={"i": i})
+
+    result = nested.tune(scheduler="asha", max_budget=4, eta=2, num_samples=4, seed=0, name="nested",
+                         storage_path=str(tmp_path), tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", verbose=0)
+    assert (result.table["status"] != "failed").all(), result.table["error"].tolist()
+    assert 4.0 in set(result.table["budget"]) and set(result.table["budget"]) <= {1.0, 2.0, 4.0}
+    best = result.table.loc[result.table["value"].idxmin()]
+    assert best["budget"] == 4.0 and result.best_value == pytest.approx(best["config/x"] / 4)
+    _, _, children = runs_of(result.tracking_uri, "nested")
+    assert {"val/loss", "val/acc", "progress/step"} <= set(children[0].data.metrics)
+
+    from tunestack.platform.session import MetricError
+
+    typo = ts.tunable(space={"x": tune.uniform(0, 1)}, metric="val/loss")(lambda config: ts.report(val={"los": 1}))
+    with pytest.raises(MetricError, match=r'the job tunes .val/loss.; report it, e.g. report\(val=\{"loss": ...\}\)'):
+        typo({"x": 0.5})

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 __all__ = ["report", "load_checkpoint", "MetricError", "TrialSession", "trial_session", "current_session"]
 
@@ -98,10 +98,12 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
         _local.plain_history = getattr(_local, "plain_history", [])
         _local.plain_history.append(dict(metrics))
         return
+    for name in (session.metric, session.budget):
+        _lift(metrics, name)
     if session.metric not in metrics:
         raise MetricError(
             f"report() got metrics {sorted(metrics)} but the job tunes {session.metric!r}; report it, "
-            f"e.g. report({session.metric}=...), or fix metric= in @tunable"
+            f"e.g. report({_argument(session.metric, '...')}), or fix metric= in @tunable"
         )
     if session.budget not in RAY_FILLS:
         b = metrics.get(session.budget)
@@ -109,8 +111,8 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
             got = "no" if b is None else f"{b!r} as its"
             raise MetricError(f"the job counts its budget in {session.budget!r} (budget= in @tunable), but "
                               f"this report has {got} {session.budget!r}: report it as a number, e.g. "
-                              f"report({session.metric}=..., {session.budget}=epoch), or leave budget= out "
-                              f"to count reports")
+                              f"report({_argument(session.metric, '...')}, {_argument(session.budget, 'epoch')}), "
+                              f"or leave budget= out to count reports")
     value = metrics[session.metric]
     if not _is_number(value):
         raise MetricError(f"metric {session.metric!r} must be a number, got {value!r}")
@@ -123,6 +125,31 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
     except SystemExit:  # Ray ends a trial's training thread so (a stop, a pause) from inside its report
         session.ended_by_ray = True
         raise
+
+
+def _lift(metrics: dict, name: str) -> None:
+    """A field named by its path through nested dicts (``"val/loss"`` for ``report(val={"loss": ...})``,
+    as Ray Tune names nested results) is also reported flat under that name, where the job reads it."""
+    if name in metrics or "/" not in name:
+        return
+    node: Any = metrics
+    for part in name.split("/"):
+        if not isinstance(node, Mapping) or part not in node:
+            return
+        node = node[part]
+    metrics[name] = node
+
+
+def _argument(name: str, value: str) -> str:
+    """How a report passes field ``name``: ``loss=...``, ``val={"loss": ...}`` or ``**{"val loss": ...}``."""
+    if name.isidentifier():
+        return f"{name}={value}"
+    head, *path = name.split("/")
+    if head.isidentifier() and path and all(path):
+        for key in reversed(path):
+            value = "{" + json.dumps(key) + ": " + value + "}"
+        return f"{head}={value}"
+    return "**{" + json.dumps(name) + ": " + value + "}"
 
 
 def exit_error(code: Any) -> RuntimeError:

@@ -687,3 +687,25 @@ def test_a_metric_and_budget_named_by_their_path_in_nested_reports(ray_local, tm
     typo = ts.tunable(space={"x": tune.uniform(0, 1)}, metric="val/loss")(lambda config: ts.report(val={"los": 1}))
     with pytest.raises(MetricError, match=r'the job tunes .val/loss.; report it, e.g. report\(val=\{"loss": ...\}\)'):
         typo({"x": 0.5})
+
+
+def test_a_trial_whose_process_dies_fails_saying_so(ray_local, tmp_path):
+    """A trial process killed (the OOM killer) or crashing failed with some 600 characters of Ray's advice
+    as its error; the job goes on and keeps the other trials."""
+    import signal
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
+    def dies(config):
+        ts.report(loss=config["x"])
+        if config["x"] > 0.5:
+            os.kill(os.getpid(), signal.SIGKILL)
+        ts.report(loss=config["x"] / 2)
+
+    result = dies.tune(num_samples=5, seed=0, storage_path=str(tmp_path), tracking=False, verbose=0)
+    high = result.table["config/x"] > 0.5
+    assert 0 < high.sum() < 5, "the seed should give both kinds of trial"
+    assert (result.table.loc[~high, "status"] == "completed").all()
+    died = result.table.loc[high]
+    assert (died["status"] == "failed").all() and (died["budget"] == 1).all()
+    assert died["error"].str.match(r"the trial's process \(pid \d+\) died: killed \(by the OOM killer").all()
+    assert (died["error"].str.len() < 250).all(), died["error"].tolist()

@@ -295,8 +295,16 @@ class TrackingCallback(Callback):
 
 
 def error_line(text: str) -> str:
-    """The last line of an error text, ``ValueError: message``, without module paths."""
-    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    """The last line of an error text, ``ValueError: message``, without module paths; for a trial whose
+    process died, one line that says so (Ray's own is some 600 characters of advice)."""
+    text = str(text)
+    if "The actor is dead because its worker process has died" in text:
+        pid = re.search(r"\bpid: (\d+)", text)
+        detail = re.search(r"Worker exit detail: ([^.]*)", text)
+        return (f"the trial's process{f' (pid {pid.group(1)})' if pid else ''} died: killed (by the OOM killer? "
+                f"see dmesg), crashed in native code, or ended by os._exit"
+                f"{f' (Ray: {detail.group(1)})' if detail else ''}")[:500]
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=\w+: )", "", lines[-1])[:500] if lines else ""
 
 

@@ -223,3 +223,19 @@ def test_a_generator_or_async_objective_is_refused_before_the_loop():
         ts.minimize(functools.partial(coro), {"x": tune.uniform(0, 1)}, n_trials=3)
     with pytest.raises(TypeError, match=r"@tunable: steps is a generator function"):
         ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")(steps)
+
+
+def test_an_objective_that_changes_its_config_leaves_the_history_whole():
+    # history and best_config lost the keys the objective popped ({} here), and held what it set
+    def objective(config):
+        lr = config.pop("lr")
+        config["opt"]["m"] = -1.0
+        config["layers"].append(99)
+        return lr
+
+    space = {"lr": tune.uniform(0, 1), "opt": {"m": tune.uniform(0, 1)}, "layers": tune.choice([[8], [16, 16]])}
+    r = ts.minimize(objective, space, searcher="tpe", n_trials=12, seed=0)
+    for h in r.history:
+        assert set(h["config"]) == {"lr", "opt", "layers"} and 0 <= h["config"]["opt"]["m"] <= 1
+        assert h["config"]["layers"] in ([8], [16, 16]) and h["value"] == h["config"]["lr"]
+    assert r.best_config["lr"] == r.best_value == min(r.values())

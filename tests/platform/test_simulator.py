@@ -63,6 +63,16 @@ def test_costs_by_hand_one_worker():
     assert r.trajectory() == [(210, pytest.approx(best_x + 1 / 9))]
 
 
+def test_an_objective_that_changes_its_config_changes_nothing_else():
+    # the trial's stored config was passed itself: a popped key failed the trial's next budget (KeyError)
+    def pops(config: dict, budget: float) -> tuple[float, float]:
+        return config.pop("x") + 1.0 / budget, 10.0 * budget
+
+    r = simulate(pops, line_space(), scheduler=_sh(), max_budget=9, max_time=1e6, seed=0)
+    assert all(math.isfinite(h["value"]) and "x" in h["config"] for h in r.history)
+    assert [h["budget"] for h in r.history] == [1] * 9 + [3] * 3 + [9]
+
+
 def test_resuming_costs_the_difference():
     # cost(b) = b^2: from scratch 1 + 9 + 81 per finalist; resumed: 1, then 9 - 1, then 81 - 9
     r = simulate(quadratic_cost, line_space(), scheduler=_sh(), max_budget=9, max_time=1e6, seed=0)

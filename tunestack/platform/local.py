@@ -84,7 +84,7 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
             record: dict[str, Any] = {"trial_id": sug.id, "config": sug.config}
             try:
                 try:
-                    value = _as_float(fn(sug.config))
+                    value = _as_float(fn(copied(sug.config)))
                 except SystemExit as e:  # argparse in the function, say: one evaluation, not the program
                     raise exit_error(e.code) from None
                 status = "ok" if math.isfinite(value) else "failed: value is not finite"
@@ -108,6 +108,17 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
         warnings.warn(f"interrupted after {len(result.history)} evaluations; returning them",
                       RuntimeWarning, stacklevel=2)
     return result
+
+
+def copied(config: Any) -> Any:
+    """The configuration's dicts and lists copied (their other objects shared, a large constant not
+    copied): an objective that pops or sets keys of its config (``lr = config.pop("lr")``) left the
+    history and ``best_config`` without them."""
+    if isinstance(config, dict):
+        return {k: copied(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [copied(v) for v in config]
+    return config
 
 
 def _save_run(result: MinimizeResult, mode: str) -> None:

@@ -29,6 +29,7 @@ from ..schedulers import create as create_scheduler
 from ..schedulers.presets import resolve as resolve_preset
 from ..searchers import Searcher
 from ..searchers import create as create_searcher
+from .local import copied
 
 __all__ = ["simulate", "SimulationResult", "SimulationError"]
 
@@ -261,7 +262,7 @@ class _Simulation:
 
     def _evaluate(self, tid: str, budget: float, cost_before: float) -> tuple[float, float]:
         try:
-            out = self.objective(self.configs[tid], budget)
+            out = self.objective(copied(self.configs[tid]), budget)  # its own: it may change it
         except Exception as e:  # noqa: BLE001 - a failing evaluation is a failed trial, not a crash
             if not self.warned:
                 warnings.warn(f"the objective raised {type(e).__name__}: {e} (trial {tid}, budget {budget}); "

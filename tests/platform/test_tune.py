@@ -500,6 +500,18 @@ def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_pat
                                                             "not join the Ray cluster")
 
 
+def test_a_storage_path_that_cannot_hold_the_job_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    # a bare NotADirectoryError after Ray had started, and a FAILED MLflow run of a job that never ran
+    from tunestack.platform import cluster
+
+    monkeypatch.setattr(cluster, "ensure_ray", lambda address=None: pytest.fail("Ray was started"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ts.TuneError, match=r"job.s directory .*a_file/sub/job. cannot be created .*storage_path="):
+        quadratic.tune(num_samples=2, name="job", storage_path=str(tmp_path / "a_file" / "sub"), verbose=0)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 def test_summary_cuts_long_constants_in_the_best_config_short(capsys):
     import pandas as pd
 

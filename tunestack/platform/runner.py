@@ -229,6 +229,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         _check_same_space(job_dir, space)
     else:
         _move_earlier_job_aside(job_dir)
+        _make_job_dir(job_dir)
         spec.job_id = spec.job_id or uuid.uuid4().hex
     searcher, scheduler = _resolve_algorithms(spec, space)
 
@@ -260,7 +261,6 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
         register_live(spec.job_id, tracking=tracker, coordinator=coord, time_budget_reached=False)
         replaced = _restart_from_own_state(coord, job_dir) if restart else []
         if not resume:
-            os.makedirs(job_dir, exist_ok=True)
             with open(os.path.join(job_dir, JOB_FILE), "w") as f:
                 json.dump(spec.__dict__, f, indent=1, default=str)
             with open(os.path.join(job_dir, SPACE_FILE), "w") as f:
@@ -478,6 +478,18 @@ def _load_spec(job_dir: str, given: JobSpec | None) -> JobSpec:
     if given is not None:
         spec.tracking_uri = given.tracking_uri or spec.tracking_uri
     return spec
+
+
+def _make_job_dir(job_dir: str) -> None:
+    """Create the job's directory before Ray or MLflow start: a storage_path that cannot hold it failed
+    later with a bare OSError, after Ray had started and MLflow had a FAILED run of a job that never ran."""
+    try:
+        os.makedirs(job_dir, exist_ok=True)
+        if not os.access(job_dir, os.W_OK):
+            raise PermissionError(f"{job_dir!r} is not writable")
+    except OSError as e:
+        raise TuneError(f"the job's directory {job_dir!r} cannot be created or written ({e}): pass a "
+                        f"storage_path= where this user can write (default ~/ray_results)") from None
 
 
 def _move_earlier_job_aside(job_dir: str) -> None:

@@ -575,6 +575,12 @@ def test_a_new_job_under_an_earlier_jobs_name_keeps_both_apart(ray_local, tmp_pa
     (its saved searcher named the journal by its first path: it read the new job's)."""
     first = quadratic.tune(num_samples=3, seed=0, name="again", storage_path=str(tmp_path), tracking=False,
                            verbose=0)
+    from tunestack.searchers import SearcherError
+
+    with pytest.raises(SearcherError, match="n_startup must be"):  # a job refused leaves the earlier one be
+        quadratic.tune(num_samples=2, searcher="tpe", searcher_kwargs={"n_startup": -1}, name="again",
+                       storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("again.")], "a refused job moved the earlier one"
     second = quadratic.tune(num_samples=2, seed=1, name="again", storage_path=str(tmp_path), tracking=False,
                             verbose=0)
     moved = [p for p in os.listdir(tmp_path) if p.startswith("again.")]

@@ -227,11 +227,11 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     if resume:
         spec = _load_spec(job_dir, spec)
         _check_same_space(job_dir, space)
-    else:
+    searcher, scheduler = _resolve_algorithms(spec, space)  # bad options refused before the earlier job moves
+    if not resume:
         _move_earlier_job_aside(job_dir)
         _make_job_dir(job_dir)
         spec.job_id = spec.job_id or uuid.uuid4().hex
-    searcher, scheduler = _resolve_algorithms(spec, space)
 
     tracker = None
     if spec.tracking:  # start the MLflow writer first: its start-up overlaps Ray's

@@ -500,6 +500,25 @@ def test_a_job_that_cannot_start_leaves_no_running_mlflow_run(ray_local, tmp_pat
                                                             "not join the Ray cluster")
 
 
+def test_an_address_where_nothing_answers_fails_at_once(monkeypatch):
+    # Ray retried a host:port with no cluster for minutes on end (a typo in the port hung the job)
+    import socket
+
+    import ray
+
+    from tunestack.platform import cluster
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    start = time.time()
+    with pytest.raises(ConnectionError, match=rf"could not join the Ray cluster at '127.0.0.1:{port}': nothing "
+                                              r"answers there .*ray start --head"):
+        cluster.ensure_ray(f"127.0.0.1:{port}")
+    assert time.time() - start < 5
+
+
 def test_a_storage_path_that_cannot_hold_the_job_is_refused_before_anything_starts(tmp_path, monkeypatch):
     # a bare NotADirectoryError after Ray had started, and a FAILED MLflow run of a job that never ran
     from tunestack.platform import cluster

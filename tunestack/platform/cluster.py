@@ -41,12 +41,12 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> bool:
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
     kwargs.update(init_kwargs)
     if address:
+        advice = "Start it with `ray start --head` on the head node, or leave address= unset to run locally."
         try:
+            _probe(address)
             ray.init(address=address, **kwargs)
         except ConnectionError as e:
-            raise ConnectionError(f"could not join the Ray cluster at {address!r}: {e}. Start it with "
-                                  "`ray start --head` on the head node, or leave address= unset to run "
-                                  "locally.") from None
+            raise ConnectionError(f"could not join the Ray cluster at {address!r}: {e}. {advice}") from None
         return False
     kwargs.setdefault("runtime_env", {"worker_process_setup_hook":
                                       "tunestack.platform.session.quiet_worker_logs"})
@@ -56,6 +56,21 @@ def ensure_ray(address: str | None = None, **init_kwargs: Any) -> bool:
     ray.init(address=None if joining else "local", **kwargs)
     _STARTED_HERE = None if joining else ray.get_runtime_context().gcs_address
     return not joining
+
+
+def _probe(address: str, timeout: float = 10.0) -> None:
+    """Raise ConnectionError if nothing answers at a ``host:port`` address: Ray itself retries such an
+    address for minutes on end, printing a GCS warning every half minute (a typo in the port hung the
+    job).  "auto" and other forms are left to Ray, which fails at once when it finds no cluster."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing answers there ({e})") from None
 
 
 def trial_resources(resources: Mapping[str, Any]) -> dict[str, float]:

@@ -72,6 +72,10 @@ def test_tune_tracks_every_trial_in_mlflow(ray_local, mlflow_uri, tmp_path):
     assert {"space.json", "best_config.json", "results.csv", "best_value.png"} <= artifacts
     assert "best_checkpoint" in artifacts
     assert result.tracking_uri == mlflow_uri
+    # the best trial's last checkpoint, loaded back as it reported it (its format was tunestack's own)
+    assert ts.load_checkpoint(result.best_checkpoint) == {"epoch": 2}
+    with pytest.raises(FileNotFoundError, match="no checkpoint directory at"):
+        ts.load_checkpoint(tmp_path / "nothing")
 
 
 def test_trial_errors_nan_and_wrong_metric_are_kept_apart(ray_local, mlflow_uri, tmp_path):

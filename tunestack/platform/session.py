@@ -188,8 +188,17 @@ def _ray_report(metrics: dict, checkpoint: Any) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_checkpoint() -> Any:
-    """The checkpoint this trial last reported (after a pause or a restore), or ``None``."""
+def load_checkpoint(path: str | os.PathLike | None = None) -> Any:
+    """The checkpoint this trial last reported (after a pause or a restore), or ``None``.
+
+    ``path``: a checkpoint directory of a finished job (``result.best_checkpoint``): what the trial
+    reported there, e.g. ``ts.load_checkpoint(result.best_checkpoint)["model"]``.
+    """
+    if path is not None:
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"no checkpoint directory at {path!r}")
+        return _load_from(path)
     session = current_session()
     if session is None or not session.in_ray:
         return None
@@ -199,12 +208,16 @@ def load_checkpoint() -> Any:
     if ckpt is None:
         return None
     with ckpt.as_directory() as d:
-        meta_path = os.path.join(d, CKPT_META)
-        if not os.path.exists(meta_path):
-            return d  # a directory the user wrote; hand back its path while it is still there
-        with open(meta_path) as f:
-            meta = json.load(f)
-        return _LOADERS[meta["format"]](os.path.join(d, meta["file"]))
+        return _load_from(d)
+
+
+def _load_from(d: str) -> Any:
+    meta_path = os.path.join(d, CKPT_META)
+    if not os.path.exists(meta_path):
+        return d  # a directory the user wrote; hand back its path while it is still there
+    with open(meta_path) as f:
+        meta = json.load(f)
+    return _LOADERS[meta["format"]](os.path.join(d, meta["file"]))
 
 
 def _scalar(v: Any) -> Any:

@@ -523,6 +523,21 @@ def test_an_address_where_nothing_answers_fails_at_once(monkeypatch):
     assert time.time() - start < 5
 
 
+def test_resuming_a_job_by_its_name_alone_says_where_it_is(tmp_path, monkeypatch):
+    from tunestack.platform.runner import JOB_FILE
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "ray_results" / "myjob").mkdir(parents=True)
+    (tmp_path / "home" / "ray_results" / "myjob" / JOB_FILE).write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    saved = str(tmp_path / "home" / "ray_results" / "myjob")
+    with pytest.raises(ts.TuneError, match=rf"'{tmp_path}/myjob' is not a tunestack job directory .*a job of "
+                                           rf"that name is saved at '{saved}'"):
+        quadratic.resume("myjob")
+    with pytest.raises(ts.TuneError, match=r"not a tunestack job directory \(no tunestack_job.json\)$"):
+        quadratic.resume(str(tmp_path / "elsewhere" / "other"))
+
+
 def test_a_storage_path_that_cannot_hold_the_job_is_refused_before_anything_starts(tmp_path, monkeypatch):
     # a bare NotADirectoryError after Ray had started, and a FAILED MLflow run of a job that never ran
     from tunestack.platform import cluster

@@ -471,7 +471,11 @@ def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str
 def _load_spec(job_dir: str, given: JobSpec | None) -> JobSpec:
     path = os.path.join(job_dir, JOB_FILE)
     if not os.path.exists(path):
-        raise TuneError(f"{job_dir!r} is not a tunestack job directory (no {JOB_FILE})")
+        hint = ""
+        default = os.path.join(os.path.expanduser("~/ray_results"), os.path.basename(job_dir))
+        if not os.path.exists(job_dir) and os.path.exists(os.path.join(default, JOB_FILE)):
+            hint = f"; a job of that name is saved at {default!r} (storage_path's default): resume that path"
+        raise TuneError(f"{job_dir!r} is not a tunestack job directory (no {JOB_FILE}){hint}")
     with open(path) as f:
         saved = json.load(f)
     spec = JobSpec(**saved)

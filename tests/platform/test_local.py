@@ -183,6 +183,21 @@ def test_report_refuses_a_metric_that_is_not_a_number():
     assert s.history == [{"loss": 0.5}]
 
 
+def test_report_takes_a_loss_tensor_that_needs_grad_without_a_warning():
+    # the check that it is a number warned "Converting a tensor with requires_grad=True to a scalar"
+    import warnings
+
+    import torch
+
+    from tunestack.platform.session import TrialSession, trial_session
+
+    loss = (torch.tensor(0.5, requires_grad=True) - 0.25) ** 2
+    with trial_session(TrialSession(metric="loss", in_ray=False)) as s, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ts.report(loss=loss)
+    assert float(s.history[0]["loss"].detach()) == 0.0625
+
+
 def test_an_objective_that_cannot_take_a_config_is_refused_before_the_loop():
     # it failed every evaluation with "missing 1 required positional argument"
     def objective(config, data):

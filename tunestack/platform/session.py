@@ -164,9 +164,9 @@ def _is_number(v: Any) -> bool:
     if isinstance(v, (str, bytes)):
         return False
     try:
-        float(v)
+        float(v.item() if callable(getattr(v, "item", None)) else v)  # item(): no warning of a grad tensor
         return True
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         return False
 
 

@@ -48,9 +48,10 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
              searcher_kwargs: Mapping[str, Any] | None = None, **options: Any) -> MinimizeResult:
     """Optimize ``fn(config) -> float`` over ``space`` with ``n_trials`` sequential evaluations.
 
-    A call that raises (or calls ``sys.exit``), or returns nan/inf, is recorded as failed and told to the searcher as a failure;
-    the loop goes on.  Ctrl-C stops the loop and returns what was evaluated so far.  Searcher options
-    go in ``searcher_kwargs`` (a dict, as in ``fn.tune``) or as keyword arguments (``n_startup=5``).
+    A call that raises (or calls ``sys.exit``), or returns nan/inf, is recorded as failed and told to
+    the searcher as a failure; the loop goes on.  Ctrl-C stops the loop and returns what was evaluated
+    so far.  Searcher options go in ``searcher_kwargs`` (a dict, as in ``fn.tune``) or as keyword
+    arguments (``n_startup=5``).  The objective gets its own copy of each configuration.
 
     ``path``: a JSON file that holds the run (every evaluation and the searcher's JSON state), rewritten
     atomically after each evaluation.  Called again with the same ``path`` (after a Ctrl-C, a crash or

@@ -131,7 +131,8 @@ def _ending(outcome: str) -> dict[str, Any]:
     KILLED (stopped early) or FAILED, with the reason."""
     status = "FAILED" if outcome.startswith("failed") else (
         "KILLED" if outcome.startswith("stopped") else "FINISHED")
-    return {"status": status, "tags": {"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]}}
+    return {"status": status,
+            "tags": {"tunestack.status": outcome.split(":")[0], "tunestack.reason": outcome[:500]}}
 
 
 class TrackingClient:
@@ -179,7 +180,8 @@ class TrackingClient:
         metrics = {} if budget is None else {"budget_reached": budget}
         if predicted is not None:
             metrics["predicted_final"] = predicted
-        self.send("trial_end", trial=trial_id, step=step, time=time.time(), metrics=metrics, **_ending(outcome))
+        self.send("trial_end", trial=trial_id, step=step, time=time.time(), metrics=metrics,
+                  **_ending(outcome))
 
     def end_other_trials(self, known: list[str], outcome: str) -> None:
         """Close, with ``outcome``, every trial run still open that is not one of ``known`` (after a

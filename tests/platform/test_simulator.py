@@ -221,6 +221,13 @@ def test_clear_errors():
         simulate(toy_curve, toy_space(), max_budget=9, max_evaluations=3, workers=0)
     with pytest.raises(SimulationError, match="mode"):
         simulate(toy_curve, toy_space(), scheduler=_sh(), max_budget=9, max_evaluations=3, mode="max")
+    # these ran no evaluation at all, without a word
+    for bad in (-1, 0, float("nan")):
+        with pytest.raises(SimulationError, match="max_time must be > 0"):
+            simulate(toy_curve, toy_space(), max_budget=9, max_time=bad)
+    for bad in (0, 2.5):
+        with pytest.raises(SimulationError, match="max_evaluations must be a whole number >= 1"):
+            simulate(toy_curve, toy_space(), max_budget=9, max_evaluations=bad)
 
 
 def test_asha_beats_random_search_at_equal_time():

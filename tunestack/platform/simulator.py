@@ -134,8 +134,12 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     """
     if workers < 1 or int(workers) != workers:
         raise SimulationError(f"workers must be a positive integer, got {workers!r}")
+    if not max_time > 0:  # NaN too: a run that ends before its first evaluation
+        raise SimulationError(f"max_time must be > 0 simulated seconds, got {max_time!r}")
     if not (max_time < math.inf or max_evaluations is not None):
         raise SimulationError("set max_time (simulated seconds) or max_evaluations, or the run never ends")
+    if max_evaluations is not None and not (max_evaluations >= 1 and int(max_evaluations) == max_evaluations):
+        raise SimulationError(f"max_evaluations must be a whole number >= 1, got {max_evaluations!r}")
     if step is not None and not (math.isfinite(step) and step > 0):
         raise SimulationError(f"step must be a positive number or None, got {step!r}")
     both = set(scheduler_kwargs or {}) & set(options)

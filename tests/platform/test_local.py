@@ -254,3 +254,17 @@ def test_an_objective_that_changes_its_config_leaves_the_history_whole():
         assert set(h["config"]) == {"lr", "opt", "layers"} and 0 <= h["config"]["opt"]["m"] <= 1
         assert h["config"]["layers"] in ([8], [16, 16]) and h["value"] == h["config"]["lr"]
     assert r.best_config["lr"] == r.best_value == min(r.values())
+
+
+def test_a_path_in_a_folder_not_made_yet(tmp_path):
+    # the save of the first evaluation failed (FileNotFoundError) and that evaluation was lost
+    calls = []
+    path = tmp_path / "runs" / "today" / "run.json"
+    r = ts.minimize(lambda config: calls.append(1) or config["x"], {"x": tune.uniform(0, 1)}, n_trials=3,
+                    path=path)
+    assert len(calls) == len(r.history) == 3 and len(json.loads(path.read_text())["history"]) == 3
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="its folder cannot be created"):
+        ts.minimize(lambda config: calls.append(1) or config["x"], {"x": tune.uniform(0, 1)}, n_trials=3,
+                    path=tmp_path / "a_file" / "run.json")
+    assert len(calls) == 3, "an evaluation ran before the path was refused"

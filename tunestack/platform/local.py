@@ -70,6 +70,12 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
     result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path))
     if result.path is not None:
         result._space_key = _space_key(s)
+        # its folder made now: a missing one failed the save of the first evaluation, which was lost
+        folder = os.path.dirname(os.path.abspath(result.path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"path={result.path!r}: its folder cannot be created ({e})") from None
     sign = 1.0 if mode == "min" else -1.0
     best = math.inf
     if result.path is not None and os.path.exists(result.path):

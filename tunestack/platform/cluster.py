@@ -133,8 +133,8 @@ def default_concurrency(resources: Mapping[str, float]) -> int:
 @contextlib.contextmanager
 def quiet_ray() -> Iterator[None]:
     """Keep Ray Tune's own progress and error logs off the console while a job runs; tunestack prints
-    its own summary with each failed trial's error (a NaN result: tensorboardX's "NaN or Inf found in
-    input tensor", once per result)."""
+    its own summary with each failed trial's error (an infinite result: tensorboardX's "NaN or Inf found
+    in input tensor", once per result)."""
     names = ["ray.tune", "ray.train", "ray.air", "ray.tune.execution.tune_controller", "tensorboardX"]
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from .._registry import is_whole
 from ..schedulers import Decision, Scheduler
 from ..schedulers import create as create_scheduler
 from ..schedulers.presets import resolve as resolve_preset
@@ -132,13 +133,13 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     (simulated seconds), ``max_evaluations`` (reports)
     or when the scheduler says ``done``.
     """
-    if workers < 1 or int(workers) != workers:
+    if not is_whole(workers) or workers < 1:
         raise SimulationError(f"workers must be a positive integer, got {workers!r}")
     if not max_time > 0:  # NaN too: a run that ends before its first evaluation
         raise SimulationError(f"max_time must be > 0 simulated seconds, got {max_time!r}")
     if not (max_time < math.inf or max_evaluations is not None):
         raise SimulationError("set max_time (simulated seconds) or max_evaluations, or the run never ends")
-    if max_evaluations is not None and not (max_evaluations >= 1 and int(max_evaluations) == max_evaluations):
+    if max_evaluations is not None and not (is_whole(max_evaluations) and max_evaluations >= 1):
         raise SimulationError(f"max_evaluations must be a whole number >= 1, got {max_evaluations!r}")
     if step is not None and not (math.isfinite(step) and step > 0):
         raise SimulationError(f"step must be a positive number or None, got {step!r}")

@@ -164,7 +164,7 @@ def _is_number(v: Any) -> bool:
     if isinstance(v, (str, bytes)):
         return False
     try:
-        float(v.item() if callable(getattr(v, "item", None)) else v)  # item(): no warning of a grad tensor
+        float(_scalar(v))  # through item(): no warning of a tensor that needs grad
         return True
     except (TypeError, ValueError, RuntimeError):
         return False

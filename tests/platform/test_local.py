@@ -62,7 +62,7 @@ def test_a_run_saved_to_path_resumes_where_it_stopped_with_the_same_asks(tmp_pat
     assert len(again.history) == 14 and again.best_value == whole.best_value
 
 
-def test_a_saved_run_keeps_failures_and_refuses_another_searcher_mode_or_space(tmp_path):
+def test_a_saved_run_keeps_failures_and_refuses_another_searcher_mode_metric_or_space(tmp_path):
     path = tmp_path / "run.json"
     r = ts.minimize(lambda c: math.inf if c["x"] > 0 else f(c), SPACE, searcher="tpe", n_trials=8, seed=1,
                     path=path)
@@ -76,6 +76,8 @@ def test_a_saved_run_keeps_failures_and_refuses_another_searcher_mode_or_space(t
         ts.minimize(f, SPACE, searcher="random", n_trials=9, path=path)
     with pytest.raises(ValueError, match="another mode"):
         ts.minimize(f, SPACE, searcher="tpe", mode="max", n_trials=9, path=path)
+    with pytest.raises(ValueError, match="another metric \\(metric=None\\)"):
+        ts.minimize(f, SPACE, searcher="tpe", metric="loss", n_trials=9, path=path)
     with pytest.raises(ValueError, match="another space"):
         ts.minimize(f, {**SPACE, "x": tune.uniform(-3.0, 2.0)}, searcher="tpe", n_trials=9, path=path)
     other = tmp_path / "notes.json"
@@ -268,3 +270,25 @@ def test_a_path_in_a_folder_not_made_yet(tmp_path):
         ts.minimize(lambda config: calls.append(1) or config["x"], {"x": tune.uniform(0, 1)}, n_trials=3,
                     path=tmp_path / "a_file" / "run.json")
     assert len(calls) == 3, "an evaluation ran before the path was refused"
+
+
+def test_metric_names_the_value_of_an_objective_that_returns_a_dict():
+    def f(config):
+        return {"loss": (config["x"] - 0.5) ** 2, "acc": 1.0, "val": {"err": config["x"] ** 2}}
+
+    r = ts.minimize(f, SPACE, searcher="random", n_trials=6, seed=0, metric="loss")
+    assert all(h["status"] == "ok" for h in r.history)
+    assert r.best_value == min((h["config"]["x"] - 0.5) ** 2 for h in r.history)
+    nested = ts.minimize(f, SPACE, searcher="random", n_trials=6, seed=0, metric="val/err")
+    assert nested.best_value == min(h["config"]["x"] ** 2 for h in nested.history)
+    # a plain number is still taken as the value
+    assert ts.minimize(lambda c: 3.0, SPACE, n_trials=1, metric="loss").best_value == 3.0
+    # a dict without it fails that evaluation, naming the keys it has
+    with pytest.warns(RuntimeWarning, match=r"without 'los' \(metric=\); its keys: \['loss', 'acc', 'val'\]"):
+        miss = ts.minimize(f, SPACE, n_trials=1, metric="los")
+    assert miss.best_value is None
+    # without metric, a dict of several values says how to choose one
+    with pytest.warns(RuntimeWarning, match="name the one to optimize with metric="):
+        ts.minimize(f, SPACE, n_trials=1)
+    with pytest.raises(ValueError, match="metric must be the name of a result"):
+        ts.minimize(f, SPACE, n_trials=1, metric="")

@@ -15,7 +15,7 @@ import pandas as pd
 from ..searchers import Searcher, create
 from .coordinator import _plain
 from .decorator import check_takes_a_config
-from .session import exit_error
+from .session import _lift, _scalar, exit_error
 
 __all__ = ["minimize", "MinimizeResult", "RUN_FORMAT"]
 
@@ -33,6 +33,7 @@ class MinimizeResult:
     interrupted: bool = False
     path: str | None = None  # the JSON file the run is saved to (``path=``), else None
     _space_key: Any = field(default=None, repr=False)  # the space as saved runs compare it
+    _metric: str | None = field(default=None, repr=False)  # minimize's metric=, saved with the run
 
     @property
     def table(self) -> pd.DataFrame:
@@ -45,7 +46,8 @@ class MinimizeResult:
 def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "random",
              n_trials: int = 100, seed: int | None = None, mode: str = "min",
              callback: Callable[[dict], None] | None = None, path: str | os.PathLike | None = None,
-             searcher_kwargs: Mapping[str, Any] | None = None, **options: Any) -> MinimizeResult:
+             searcher_kwargs: Mapping[str, Any] | None = None, metric: str | None = None,
+             **options: Any) -> MinimizeResult:
     """Optimize ``fn(config) -> float`` over ``space`` with ``n_trials`` sequential evaluations.
 
     A call that raises (or calls ``sys.exit``), or returns nan/inf, is recorded as failed and told to
@@ -53,21 +55,29 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
     so far.  Searcher options go in ``searcher_kwargs`` (a dict, as in ``fn.tune``) or as keyword
     arguments (``n_startup=5``).  The objective gets its own copy of each configuration.
 
+    ``metric``: the objective may return a dict of results; ``metric`` names the one to optimize (a
+    nested one by its path, ``"val/loss"`` for ``{"val": {"loss": ...}}``).  Without it a dict must hold
+    one value.
+
     ``path``: a JSON file that holds the run (every evaluation and the searcher's JSON state), rewritten
     atomically after each evaluation.  Called again with the same ``path`` (after a Ctrl-C, a crash or
     a killed process), the run goes on where it stopped -- the same searcher state, so the same asks as
     an uninterrupted run -- until ``n_trials`` evaluations in all; only an evaluation in progress at a
-    kill is lost.  The searcher, ``mode`` and space must be those of the saved run (else ``ValueError``).
+    kill is lost.  The searcher, ``mode``, ``metric`` and space must be those of the saved run (else
+    ``ValueError``).
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    if metric is not None and (not isinstance(metric, str) or not metric):
+        raise ValueError(f"metric must be the name of a result (a non-empty string), got {metric!r}")
     check_takes_a_config(fn, "minimize")
     both = set(searcher_kwargs or {}) & set(options)
     if both:
         raise ValueError(f"searcher option(s) {sorted(both)} given twice: in searcher_kwargs and as keyword "
                          "arguments")
     s = create(searcher, space, mode=mode, seed=seed, **{**(searcher_kwargs or {}), **options})
-    result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path))
+    result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path),
+                            _metric=metric)
     if result.path is not None:
         result._space_key = _space_key(s)
         # its folder made now: a missing one failed the save of the first evaluation, which was lost
@@ -91,7 +101,7 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
             record: dict[str, Any] = {"trial_id": sug.id, "config": sug.config}
             try:
                 try:
-                    value = _as_float(fn(copied(sug.config)))
+                    value = _as_float(fn(copied(sug.config)), metric)
                 except SystemExit as e:  # argparse in the function, say: one evaluation, not the program
                     raise exit_error(e.code) from None
                 status = "ok" if math.isfinite(value) else "failed: value is not finite"
@@ -132,7 +142,8 @@ def _save_run(result: MinimizeResult, mode: str) -> None:
     """Write the run to ``result.path`` atomically (a kill mid-write leaves the previous file)."""
     s = result.searcher
     assert s is not None and result.path is not None
-    run = {"format": RUN_FORMAT, "searcher": s.name, "mode": mode, "space": result._space_key,
+    run = {"format": RUN_FORMAT, "searcher": s.name, "mode": mode, "metric": result._metric,
+           "space": result._space_key,
            "history": [{**h, "value": h["value"] if math.isfinite(h["value"]) else None}
                        for h in result.history],
            "searcher_state": s.state_dict()}
@@ -154,13 +165,13 @@ def _load_run(result: MinimizeResult, mode: str) -> None:
     if not isinstance(run, dict) or run.get("format") != RUN_FORMAT:
         raise ValueError(f"path={result.path!r} is not a saved tunestack.minimize run (format "
                          f"{run.get('format') if isinstance(run, dict) else None!r})")
-    given = {"searcher": s.name, "mode": mode, "space": result._space_key}
+    given = {"searcher": s.name, "mode": mode, "metric": result._metric, "space": result._space_key}
     differ = [k for k in given if run.get(k) != given[k]]
     if differ:
         saved = ", ".join(f"{k}={run.get(k)!r}" for k in differ if k != "space")
         what = " and ".join(differ)
         raise ValueError(f"path={result.path!r} holds a run with another {what}"
-                         f"{f' ({saved})' if saved else ''}; resume it with the same searcher, mode and space, "
+                         f"{f' ({saved})' if saved else ''}; resume it with the same searcher, mode, metric and space, "
                          "or pass another path")
     s.load_state_dict(run["searcher_state"])
     result.history = [{**h, "value": math.nan if h["value"] is None else float(h["value"]),
@@ -179,14 +190,25 @@ def _space_key(s: Searcher) -> Any:
     return s.space.comparable()
 
 
-def _as_float(value: Any) -> float:
+def _as_float(value: Any, metric: str | None = None) -> float:
+    """The objective's value: a number, or ``metric`` of the dict it returned (one value without it)."""
+    what = "the objective must return"
     if isinstance(value, Mapping):
-        if len(value) != 1:
-            raise TypeError(f"the objective returned a dict with keys {list(value)}; return one number")
-        value = next(iter(value.values()))
+        if metric is not None:
+            results = dict(value)
+            _lift(results, metric)
+            if metric not in results:
+                raise ValueError(f"the objective returned a dict without {metric!r} (metric=); its keys: "
+                               f"{list(value)}")
+            value, what = results[metric], f"the objective's {metric!r} must be"
+        elif len(value) != 1:
+            raise TypeError(f"the objective returned a dict with keys {list(value)}; return one number, "
+                            "or name the one to optimize with metric=")
+        else:
+            value = next(iter(value.values()))
     try:
         if isinstance(value, (str, bytes)):  # float("0.5") would take a formatted string as a value
             raise TypeError
-        return float(value)
+        return float(_scalar(value))  # through item(): no warning of a tensor that needs grad
     except (TypeError, ValueError) as e:
-        raise TypeError(f"the objective must return a number, got {type(value).__name__}") from e
+        raise TypeError(f"{what} a number, got {type(value).__name__}") from e

@@ -26,8 +26,10 @@ def _run(args, **kw):
     return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=str(ROOT), env=env, **kw)
 
 
-# random search with fifo is resumed by the Ctrl-C test below; each case here takes about a minute
-CASES = [(s, "fifo") for s in ("tpe", "rfbo") if s in available()]
+# random search with fifo is resumed by the Ctrl-C test below; each case here takes about half a minute.
+# One model-based searcher with fifo: the resume treats every searcher alike (its JSON state), and each
+# searcher's state round trip is in its conformance suite (rfbo-fifo ran here too, until CI neared 20 min)
+CASES = [("tpe", "fifo")] if "tpe" in available() else []
 CASES += [("random", "asha")] + ([("tpe", "bohb")] if "tpe" in available() else [])
 
 

@@ -5,6 +5,7 @@ import functools
 import json
 import math
 import os
+import re
 import sys
 
 import pytest
@@ -183,6 +184,24 @@ def test_report_refuses_a_metric_that_is_not_a_number():
             with pytest.raises(MetricError, match="metric 'loss' must be a number"):
                 ts.report(loss=bad)
     assert s.history == [{"loss": 0.5}]
+
+
+def test_report_refuses_the_result_fields_ray_tune_owns():
+    # on Ray, done=True ended the trial at once (a completed trial below max_budget), training_iteration
+    # replaced the budget Ray counts (a first report at budget 100 of 4), a metric named 'done' read True
+    from tunestack.platform.session import MetricError, TrialSession, trial_session
+
+    with trial_session(TrialSession(metric="loss", in_ray=False)) as s:
+        for owned in ({"done": True}, {"training_iteration": 100}, {"config": {"a": 1}}, {"__trial_info__": 1}):
+            with pytest.raises(MetricError, match=re.escape(f"got {list(owned)}: Ray Tune fills in")):
+                ts.report(loss=0.5, **owned)
+        ts.report(loss=0.5, val={"done": 1.0}, timesteps_total=10)  # nested, or a total Ray only sums
+    assert len(s.history) == 1
+    with pytest.raises(ValueError, match="metric='done' names a result field Ray Tune fills in"):
+        ts.tunable(space=SPACE, metric="done")(lambda config: None)
+    with pytest.raises(ValueError, match="budget='pid' names a result field"):
+        ts.tunable(space=SPACE, metric="loss", budget="pid")(lambda config: None)
+    ts.tunable(space=SPACE, metric="loss", budget="time_total_s")(lambda config: None)  # Ray counts it
 
 
 def test_report_takes_a_loss_tensor_that_needs_grad_without_a_warning():

@@ -402,6 +402,10 @@ def test_summary_says_when_the_best_value_is_below_max_budget(capsys):
     print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min", max_budget=27.0), 1.0)
     print_summary(TuneResult({"x": 1}, 0.3, "a", table, "/tmp/job", "loss", "min"), 1.0)  # no scheduler
     assert "max_budget" not in capsys.readouterr().out
+    failed = table.assign(value=[None, None], status=["failed", "failed"], error=["E: x", "E: y"])
+    print_summary(TuneResult(None, None, None, failed, "/tmp/job", "loss", "min"), 1.0)  # it read "best loss = None"
+    out = capsys.readouterr().out
+    assert "2 trials in 1.0s; no trial reported a finite loss" in out and "None" not in out, out
 
 
 @pytest.mark.parametrize("kw, match", [

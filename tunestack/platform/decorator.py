@@ -17,7 +17,7 @@ import inspect
 from typing import Any, Callable
 
 from ..space import SearchSpace
-from .session import TrialSession, trial_session
+from .session import TrialSession, check_names, trial_session
 
 __all__ = ["tunable", "Tunable"]
 
@@ -30,6 +30,7 @@ class Tunable:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         check_takes_a_config(fn, "@tunable")
+        check_names(metric, budget)
         self.fn = fn
         self.space = SearchSpace.create(space)  # a bad space fails here, at decoration time
         self.metric, self.mode, self.budget = metric, mode, budget

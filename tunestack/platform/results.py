@@ -163,8 +163,11 @@ def _short_repr(config: Any) -> str:
 
 def print_summary(result: TuneResult, seconds: float) -> None:
     n = len(result.table)
-    lines = [f"tunestack: {n} trials in {seconds:.1f}s; best {result.metric} = {result.best_value} "
-             f"(trial {result.best_trial_id})", f"  best config: {_short_repr(result.best_config)}"]
+    if result.best_trial_id is None:
+        lines = [f"tunestack: {n} trials in {seconds:.1f}s; no trial reported a finite {result.metric}"]
+    else:
+        lines = [f"tunestack: {n} trials in {seconds:.1f}s; best {result.metric} = {result.best_value} "
+                 f"(trial {result.best_trial_id})", f"  best config: {_short_repr(result.best_config)}"]
     short = _best_below_max_budget(result)
     if short is not None:
         lines.append(f"  note: no trial reached max_budget={result.max_budget:g}; the best value is at budget "

@@ -22,7 +22,7 @@ from ..space import SearchSpace
 from . import cluster
 from .coordinator import Coordinator
 from .results import TuneResult, collect, finish_tracking, print_summary
-from .session import MetricError, TrialSession, exit_error, trial_session
+from .session import MetricError, TrialSession, check_names, exit_error, trial_session
 
 __all__ = ["TuneResult", "run_job", "resume", "JobSpec", "TuneError"]
 
@@ -68,6 +68,10 @@ class JobSpec:
             raise TuneError(f"mode must be 'min' or 'max', got {self.mode!r}")
         if not isinstance(self.metric, str) or not self.metric:
             raise TuneError("metric must be the name of a metric the function reports, e.g. 'val_loss'")
+        try:
+            check_names(self.metric, self.budget_attr)
+        except ValueError as e:
+            raise TuneError(str(e)) from None
         if not is_whole(self.num_samples):
             raise TuneError(f"num_samples must be a whole number, got {self.num_samples!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:

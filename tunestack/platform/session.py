@@ -25,6 +25,26 @@ CKPT_META = "tunestack_checkpoint.json"
 # result fields Ray fills in itself: a budget counted in one of them need not be reported
 RAY_FILLS = frozenset({"training_iteration", "time_total_s", "time_this_iter_s", "iterations_since_restore",
                        "time_since_restore"})
+# result fields Ray Tune fills in or acts on itself (ray.tune.result): a report of one would override it
+# ("training_iteration": the budget Ray counts) or change what Ray does ("done": ends the trial)
+RAY_OWNS = RAY_FILLS | frozenset({
+    "done", "should_checkpoint", "trial_id", "experiment_id", "experiment_tag", "trainable_name", "config",
+    "date", "timestamp", "pid", "hostname", "node_ip", "timesteps_since_restore", "checkpoint_dir_name"})
+
+
+def ray_owned(names: Any) -> list[str]:
+    """The names among ``names`` that Ray Tune owns in a result (see ``RAY_OWNS``), or starts with ``__``."""
+    return sorted(n for n in names if isinstance(n, str) and (n in RAY_OWNS or n.startswith("__")))
+
+
+def check_names(metric: Any, budget: Any) -> None:
+    """Refuse a metric or budget that names a result field Ray Tune fills in itself (``ValueError``)."""
+    if ray_owned([metric]):
+        raise ValueError(f"metric={metric!r} names a result field Ray Tune fills in itself, which a report "
+                         "cannot set; report your metric under another name")
+    if ray_owned([budget]) and budget not in RAY_FILLS:
+        raise ValueError(f"budget={budget!r} names a result field Ray Tune fills in itself; count the budget in "
+                         f"one of {sorted(RAY_FILLS)} or in a field your reports carry (e.g. 'epoch')")
 
 
 class MetricError(ValueError):
@@ -98,6 +118,12 @@ def report(checkpoint: Any = None, **metrics: Any) -> None:
         _local.plain_history = getattr(_local, "plain_history", [])
         _local.plain_history.append(dict(metrics))
         return
+    owned = ray_owned(metrics)
+    if owned:
+        raise MetricError(
+            f"report() got {owned}: Ray Tune fills in these result fields itself, or acts on them ('done' "
+            f"ends the trial, 'training_iteration' is the step Ray counts); report them under other names, "
+            f"e.g. report(epoch=...) with budget='epoch' in @tunable for a step of your own")
     for name in (session.metric, session.budget):
         _lift(metrics, name)
     if session.metric not in metrics:

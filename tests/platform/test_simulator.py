@@ -176,6 +176,27 @@ def test_failures_and_errors_do_not_stop_the_run():
         assert r.searcher.trials[tid].failed
 
 
+def test_a_run_whose_time_stands_still_ends_with_what_it_has():
+    # a failing evaluation costs no time: an objective that always raised ran forever under max_time
+    def broken(config, budget):
+        raise KeyError("oops")
+
+    with pytest.warns(RuntimeWarning, match=r"stood still at 0 s for 10\d{3} evaluations in a row: 10\d{3} of "
+                                            r"them failed \(a failed evaluation costs no time\)"):
+        r = simulate(broken, line_space(), scheduler="asha", max_budget=9, max_time=100, seed=0)
+    assert r.ended == "stood_still" and r.best_value is None and len(r.history) > 10_000
+    with pytest.warns(RuntimeWarning, match="the objective's costs do not grow"):
+        free = simulate(lambda c, b: (c["x"], 0.0), line_space(), max_budget=9, max_time=100, seed=0)
+    assert free.ended == "stood_still" and free.best_value == min(h["value"] for h in free.history)
+    # a cost that does not grow with the budget: continued trials report at no cost, and the run goes on
+    flat = simulate(lambda c, b: (c["x"] / b, 1.0), line_space(), scheduler="asha", max_budget=200, step=1,
+                    workers=2, max_time=50, seed=0)
+    assert flat.ended == "max_time"
+    with pytest.warns(RuntimeWarning, match="returned value '0.5' .* not a number; counted as a failed"):
+        text = simulate(lambda c, b: ("0.5", b), line_space(), max_budget=9, max_evaluations=3)
+    assert text.best_value is None
+
+
 def test_wait_and_done_with_a_finite_plan():
     r = simulate(toy_curve, toy_space(), scheduler="asha", max_budget=9, workers=4, max_time=1e6,
                  max_trials=5, seed=0)

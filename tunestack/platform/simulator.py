@@ -54,7 +54,7 @@ class SimulationResult:
     time: float = 0.0  # simulated time of the last processed event
     budget_used: float = 0.0  # trained budget in full-evaluation equivalents (sum of budgets / max_budget)
     busy: list = field(default_factory=list)  # per worker: seconds spent running trials
-    ended: str = ""  # "done" | "max_time" | "max_evaluations" | "stalled"
+    ended: str = ""  # "done" | "max_time" | "max_evaluations" | "stalled" | "stood_still"
 
     @property
     def table(self) -> pd.DataFrame:
@@ -131,7 +131,8 @@ def simulate(objective: Objective, space: Any, searcher: str | Searcher | None =
     arguments go to the scheduler (``max_trials=``, ``promotion=False`` ...), as does ``scheduler_kwargs``
     (a dict, as in ``fn.tune``).  Ends at ``max_time``
     (simulated seconds), ``max_evaluations`` (reports)
-    or when the scheduler says ``done``.
+    or when the scheduler says ``done``; a run under ``max_time`` alone whose simulated time stands still
+    (evaluations that all fail, or cost 0) ends with a warning and what it has (``ended="stood_still"``).
     """
     if not is_whole(workers) or workers < 1:
         raise SimulationError(f"workers must be a positive integer, got {workers!r}")
@@ -207,10 +208,15 @@ class _Simulation:
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
         self._fill()
+        still, still_limit = 0, self._still_limit()
         while self.heap:
             time, _, worker, ev = heapq.heappop(self.heap)
             if time > self.max_time:
                 self.result.ended = "max_time"
+                break
+            still = still + 1 if time <= self.now else 0
+            if still >= still_limit and self.max_evaluations is None:
+                self._stood_still(still)
                 break
             self.now = time
             self._report(worker, ev)
@@ -222,6 +228,23 @@ class _Simulation:
             self.result.ended = "done" if self.last_kind == "done" else "stalled"
         self.result.time = self.now
         return self.result
+
+    def _still_limit(self) -> int:
+        """How many evaluations in a row may leave the simulated time where it was: a trial continued at
+        no cost (a cost that does not grow with the budget) reports up to max_budget / step times."""
+        reports = self.scheduler.max_budget / self.step if self.step else 100
+        return int(10_000 + len(self.jobs) * min(reports, 1e6))
+
+    def _stood_still(self, n: int) -> None:
+        """End a run whose simulated time no longer moves (it would never reach ``max_time``)."""
+        recent = self.result.history[-n:]
+        failed = sum(not math.isfinite(h["value"]) for h in recent)
+        why = (f"{failed} of them failed (a failed evaluation costs no time)" if failed
+               else "the objective's costs do not grow")
+        warnings.warn(f"simulated time stood still at {self.now:g} s for {len(recent)} evaluations in a row: {why}; the "
+                      "run ends here, with what it has (set max_evaluations to bound a run whose costs can "
+                      "be 0)", RuntimeWarning, stacklevel=3)
+        self.result.ended = "stood_still"
 
     def _fill(self) -> None:
         """Give every free worker work until the scheduler says wait or done."""
@@ -281,9 +304,15 @@ class _Simulation:
         except (TypeError, ValueError):
             cost = math.nan
         try:
+            if isinstance(out[0], (str, bytes)):  # float("0.5") would take a formatted string as a value
+                raise TypeError
             value = float(out[0])
         except (TypeError, ValueError):
             value = math.nan  # a value that is not a number is a failed evaluation
+            if not self.warned:
+                warnings.warn(f"the objective returned value {out[0]!r} (trial {tid}, budget {budget}), not a "
+                              "number; counted as a failed evaluation", RuntimeWarning, stacklevel=4)
+                self.warned = True
         if not (math.isfinite(cost) and cost >= 0):
             raise SimulationError(f"the objective returned cost {out[1]!r} at budget {budget}; the cost must be "
                                   "a finite number of seconds >= 0")

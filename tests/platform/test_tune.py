@@ -131,6 +131,27 @@ def test_function_returning_its_value(ray_local, tmp_path):
     assert (result.table["status"] == "completed").all()
 
 
+def test_a_function_reporting_to_ray_tune_itself_completes(ray_local, tmp_path):
+    # Ray Tune code (ray.tune.report) under @tunable: its trials ran and reported, and each one that
+    # returned failed with "the function returned without reporting 'loss'"
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
+    def ray_code(config):
+        for i in range(3):
+            tune.report({"loss": config["x"] + 1 / (i + 1)})
+
+    result = ray_code.tune(num_samples=3, seed=0, storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert (result.table["status"] == "completed").all(), result.table.to_dict("records")
+    assert (result.table["budget"] == 3).all()
+    assert result.best_value == pytest.approx(result.best_config["x"] + 1 / 3)
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
+    def silent(config):  # neither reports nor returns: still failed, saying so
+        pass
+
+    quiet = silent.tune(num_samples=1, seed=0, storage_path=str(tmp_path), tracking=False, verbose=0)
+    assert quiet.table["error"].str.contains("returned without reporting 'loss'").all()
+
+
 def test_a_function_capturing_a_large_array_runs(ray_local, tmp_path):
     # Ray refuses a trial definition over 95 MiB: the function travels through the object store instead
     import numpy as np

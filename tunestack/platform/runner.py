@@ -182,13 +182,24 @@ def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str,
                     report(**out)
                 else:
                     report(**{metric: out})
-            if session.reports == 0 and not _restored():  # a restored trial has reported before
+            # a restored trial has reported before; one may call ray.tune.report itself (Ray Tune code)
+            if session.reports == 0 and not _restored() and not _reported_to_ray():
                 raise MetricError(f"the function returned without reporting {metric!r}: call "
                                   f"ts.report({metric}=...) or return the value")
 
     trainable.__name__ = fn.name if isinstance(fn, _Shipped) else getattr(fn, "__name__", "trainable")
     trainable.__qualname__ = trainable.__name__
     return trainable
+
+
+def _reported_to_ray() -> bool:
+    """Whether this trial's function reported to Ray Tune directly (``ray.tune.report``, as Ray Tune code
+    does), which ``ts.report`` does not see; False where Ray's session does not say."""
+    try:
+        from ray.train._internal.session import get_session
+        return int(getattr(get_session(), "iteration", 0) or 0) > 0
+    except (ImportError, TypeError, ValueError):  # another Ray: the check that asks for ts.report stays
+        return False
 
 
 def _restored() -> bool:

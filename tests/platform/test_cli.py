@@ -101,6 +101,24 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+def test_ui_on_a_tracking_server_or_a_file_store(monkeypatch, capsys):
+    from tunestack.platform import cli
+
+    # a tracking server serves its own UI (`mlflow ui` on it failed with a traceback)
+    assert cli.main(["ui", "--tracking-uri", "http://mlflow-host:5000"]) == 0
+    assert "http://mlflow-host:5000 is an MLflow tracking server, which serves its own UI" in capsys.readouterr().out
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    assert cli.main(["ui", "--tracking-uri", "/data/mlruns", "--port", "5001"]) == 0
+    (cmd, env), = calls
+    assert cmd[-6:] == ["--backend-store-uri", "/data/mlruns", "--host", "127.0.0.1", "--port", "5001"]
+    assert env["MLFLOW_ALLOW_FILE_STORE"] == "true"  # MLflow >= 3.7 refused to open an existing ./mlruns
+    with pytest.raises(SystemExit):
+        cli.main(["ui", "--port", "99999"])
+    assert "port must be in 1..65535" in capsys.readouterr().err
+
+
 def test_ui_serves_the_store_in_use(tmp_path):
     port = _free_port()
     env = dict(_env(), MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/ui.db")

@@ -260,6 +260,13 @@ def test_unreachable_tracking_server_falls_back_and_keeps_everything(ray_local, 
     assert result.tracking_uri == fallback
     _, parent, children = runs_of(fallback, "unreachable")
     assert len(children) == 3
+    # a file store: MLflow >= 3.7 refuses it ("maintenance mode"), which read as "not reachable"
+    files = quadratic.tune(num_samples=2, seed=0, name="filestore", storage_path=str(tmp_path),
+                           tracking_uri=str(tmp_path / "mlruns"), verbose=0)
+    if files.tracking_uri != str(tmp_path / "mlruns"):  # refused: the warning says why and how to allow it
+        assert any("is a file store, which MLflow refuses unless MLFLOW_ALLOW_FILE_STORE=true" in w
+                   for w in files.warnings), files.warnings
+    assert len(runs_of(files.tracking_uri, "filestore")[2]) == 2
 
 
 def _barrier_job(barrier, n: int):

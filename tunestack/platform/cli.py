@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="start the MLflow UI on the store in use and print its URL")
     u.add_argument("--tracking-uri", default=None)
     u.add_argument("--host", default="127.0.0.1")
-    u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--port", type=_port, default=5000)
     return p
 
 
@@ -85,6 +85,16 @@ def _json_options(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object of options, got {text!r}")
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {text!r}")
+    return port
 
 
 def store_in_use(uri: str | None) -> str:
@@ -111,6 +121,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _ui(args: argparse.Namespace) -> int:
     uri = store_in_use(args.tracking_uri)
+    if uri.split("://", 1)[0].lower() in ("http", "https"):  # `mlflow ui` failed on it with a traceback
+        print(f"tunestack: {uri} is an MLflow tracking server, which serves its own UI: open {uri} in a "
+              "browser", flush=True)
+        return 0
     url = f"http://{args.host}:{args.port}"
     print(f"MLflow UI for {uri} at {url} (Ctrl-C to stop)", flush=True)
     db = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None
@@ -120,8 +134,10 @@ def _ui(args: argparse.Namespace) -> int:
               f"its store)", file=sys.stderr, flush=True)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
            "--port", str(args.port)]
+    # a file store (./mlruns) named here is one to read: MLflow >= 3.7 refuses it without this setting
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": os.environ.get("MLFLOW_ALLOW_FILE_STORE", "true")}
     try:
-        return subprocess.call(cmd)
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
 

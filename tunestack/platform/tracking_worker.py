@@ -79,10 +79,14 @@ class Writer:
             self._connect(MlflowClient, uri, msg)
         except Exception as e:  # noqa: BLE001 - any store error: fall back, keep every result
             fallback = fallback_uri(msg)
-            _emit("warning", message=f"MLflow tracking store {uri!r} is not reachable ({type(e).__name__}: "
-                                     f"{str(e).splitlines()[0][:200]}); this job is tracked in the fallback "
-                                     f"store {fallback!r} instead. Open it with: mlflow ui "
-                                     f"--backend-store-uri {fallback}")
+            if "MLFLOW_ALLOW_FILE_STORE" in str(e):  # MLflow >= 3.7 refuses its file store by default
+                why = ("is a file store, which MLflow refuses unless MLFLOW_ALLOW_FILE_STORE=true is set; "
+                       "a database store such as sqlite:///mlflow.db needs no setting")
+            else:
+                why = f"is not reachable ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+            _emit("warning", message=f"MLflow tracking store {uri!r} {why}; this job is tracked in the fallback "
+                                     f"store {fallback!r} instead. Open it with: tunestack ui "
+                                     f"--tracking-uri {fallback}")
             uri = fallback
             self._connect(MlflowClient, uri, msg)
         self.uri, self.fallback = uri, fallback

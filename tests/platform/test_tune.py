@@ -178,6 +178,16 @@ def test_a_function_that_cannot_take_a_config_is_refused_at_decoration():
         def train():
             return 0.0
 
+    class Trainer:
+        k = 2.0
+
+        def train(self, config):
+            return config["x"] * self.k
+
+    with pytest.raises(TypeError, match=r"for a method .* wrap the bound one: .*\(obj\.train\)"):
+        ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")(Trainer.train)
+    assert ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")(Trainer().train)({"x": 0.25}) == 0.5
+
     @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss")
     def fine(config, data=None, *args, **kwargs):
         return config["x"]

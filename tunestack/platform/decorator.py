@@ -102,9 +102,12 @@ def check_takes_a_config(fn: Callable, who: str) -> None:
     try:
         signature.bind({})
     except TypeError as e:
+        first = next(iter(signature.parameters), "")
+        method = (f"; for a method (def {name}(self, config)), wrap the bound one: "
+                  f"ts.tunable(space=..., metric=...)(obj.{name})") if first in ("self", "cls") else ""
         raise TypeError(f"{who}: each trial calls {name}(config), which fails ({e}): the function must "
                         f"take the configuration as its one required argument, e.g. def {name}(config); "
-                        f"give other arguments defaults, or bind them with functools.partial") from None
+                        f"give other arguments defaults, or bind them with functools.partial{method}") from None
 
 
 def tunable(space: Any, metric: str, mode: str = "min", budget: str = "training_iteration",

@@ -252,6 +252,29 @@ def test_trials_no_node_can_hold_are_refused_on_a_local_ray(ray_local, tmp_path)
     assert out.stdout.count("refused: a trial asks for CPU 64, more than any node") == 2, out.stderr[-3000:]
 
 
+def test_a_resume_with_another_functions_metric_or_mode_is_refused(tmp_path):
+    # the saved job's metric goes on: another function's trials all failed (or, on a restart, its values
+    # were ranked the wrong way round); a restore refused it only through Ray's "Invalid `trainable`"
+    import dataclasses
+    import json
+
+    from tunestack.platform.runner import JOB_FILE, JobSpec
+
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / JOB_FILE).write_text(json.dumps(dataclasses.asdict(JobSpec(metric="loss", name="job"))))
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="acc", mode="max")
+    def other(config):
+        return config["x"]
+
+    with pytest.raises(ts.TuneError, match=r"run by another function: this one has metric='acc' \(the job's: "
+                                           r"'loss'\), mode='max' \(the job's: 'min'\)"):
+        other.resume(str(job))
+    with pytest.raises(ts.TuneError, match=r"budget='epoch' \(the job's: 'training_iteration'\)"):
+        ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", budget="epoch")(other.fn).resume(str(job))
+
+
 def test_num_samples_below_one_is_refused_unless_minus_one():
     from tunestack.platform.runner import JobSpec
 

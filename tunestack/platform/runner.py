@@ -479,6 +479,15 @@ def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str
         space = getattr(fn, "space", None)
         if space is None:
             raise TuneError("resume() needs the search space (pass space= or a @tunable function)")
+    # the saved job's metric, mode and budget are the ones it goes on with: another function's would fail
+    # each trial (its reports lack the metric) or rank its values the wrong way round
+    differ = [f"{k}={getattr(fn, attr)!r} (the job's: {getattr(spec, key)!r})"
+              for k, attr, key in (("metric", "metric", "metric"), ("mode", "mode", "mode"),
+                                   ("budget", "budget", "budget_attr"))
+              if isinstance(getattr(fn, attr, None), str) and getattr(fn, attr) != getattr(spec, key)]
+    if differ:
+        raise TuneError(f"the job at {path!r} was run by another function: this one has {', '.join(differ)}; "
+                        "resume it with the function it ran")
     fn = getattr(fn, "fn", fn)
     return run_job(fn, space, spec, address=address, resume=True, verbose=verbose)
 

@@ -700,7 +700,7 @@ def test_a_new_job_under_an_earlier_jobs_name_keeps_both_apart(ray_local, tmp_pa
 
 def test_the_resume_space_check_ignores_object_addresses(tmp_path):
     # a choice of objects is described by their reprs, whose addresses differ in every process
-    from tunestack.platform.runner import SPACE_FILE, _check_same_space
+    from tunestack.platform.jobdir import SPACE_FILE, check_same_space
     from tunestack.space import SearchSpace
 
     class Act:
@@ -710,9 +710,9 @@ def test_the_resume_space_check_ignores_object_addresses(tmp_path):
         return SearchSpace.create({"act": tune.choice([Act(), Act()]), "x": tune.uniform(0, 1)})
 
     (tmp_path / SPACE_FILE).write_text(__import__("json").dumps(space().comparable()))
-    _check_same_space(str(tmp_path), space())  # new objects: the same space
+    check_same_space(str(tmp_path), space())  # new objects: the same space
     with pytest.raises(ts.TuneError, match="parameters only in the job: \\['act'\\]"):
-        _check_same_space(str(tmp_path), SearchSpace.create({"x": tune.uniform(0, 1)}))
+        check_same_space(str(tmp_path), SearchSpace.create({"x": tune.uniform(0, 1)}))
 
 
 def test_reports_from_a_thread_the_function_starts_count(ray_local, tmp_path):

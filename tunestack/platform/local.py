@@ -171,8 +171,8 @@ def _load_run(result: MinimizeResult, mode: str) -> None:
         saved = ", ".join(f"{k}={run.get(k)!r}" for k in differ if k != "space")
         what = " and ".join(differ)
         raise ValueError(f"path={result.path!r} holds a run with another {what}"
-                         f"{f' ({saved})' if saved else ''}; resume it with the same searcher, mode, metric and space, "
-                         "or pass another path")
+                         f"{f' ({saved})' if saved else ''}; resume it with the same searcher, mode, metric and "
+                         "space, or pass another path")
     s.load_state_dict(run["searcher_state"])
     result.history = [{**h, "value": math.nan if h["value"] is None else float(h["value"]),
                        "config": _config_of(s, h)} for h in run["history"]]
@@ -199,7 +199,7 @@ def _as_float(value: Any, metric: str | None = None) -> float:
             _lift(results, metric)
             if metric not in results:
                 raise ValueError(f"the objective returned a dict without {metric!r} (metric=); its keys: "
-                               f"{list(value)}")
+                                 f"{list(value)}")
             value, what = results[metric], f"the objective's {metric!r} must be"
         elif len(value) != 1:
             raise TypeError(f"the objective returned a dict with keys {list(value)}; return one number, "

@@ -10,10 +10,8 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
-from .._registry import is_whole
 from ..schedulers import Scheduler
 from ..schedulers import create as create_scheduler
 from ..searchers import Searcher
@@ -21,73 +19,15 @@ from ..searchers import create as create_searcher
 from ..space import SearchSpace
 from . import cluster
 from .coordinator import Coordinator
+from .jobdir import (JOB_FILE, JOURNAL_FILE, SPACE_FILE, TIME_UP_FILE, JobSpec, TuneError,
+                     check_same_space, job_dir_of, load_spec, make_job_dir, move_earlier_job_aside,
+                     ray_state_whole, state_files)
 from .results import TuneResult, collect, finish_tracking, print_summary
-from .session import MetricError, TrialSession, check_names, exit_error, trial_session
+from .trainable import make_trainable, ship
 
 __all__ = ["TuneResult", "run_job", "resume", "JobSpec", "TuneError"]
 
 log = logging.getLogger("tunestack")
-JOB_FILE = "tunestack_job.json"
-JOURNAL_FILE = "tunestack_journal.jsonl"
-TIME_UP_FILE = "tunestack_time_budget_reached"  # written when time_budget_s ended the job
-SPACE_FILE = "tunestack_space.json"  # the space the job was started with, checked on resume
-
-
-class TuneError(RuntimeError):
-    """A tuning job could not be set up or resumed; the message says why."""
-
-
-@dataclass
-class JobSpec:
-    """Everything that defines a tuning job, JSON-serializable (saved in the job directory)."""
-
-    metric: str
-    mode: str = "min"
-    searcher: str | None = None  # None: the scheduler preset's searcher (bohb: tpe), else random
-    scheduler: str | None = None
-    num_samples: int = 20
-    max_concurrent: int | None = None
-    resources: dict = field(default_factory=lambda: {"cpu": 1})
-    name: str | None = None
-    storage_path: str | None = None
-    seed: int | None = None
-    min_budget: float = 1.0
-    max_budget: float | None = None
-    eta: float = 3.0
-    budget_attr: str = "training_iteration"
-    searcher_kwargs: dict = field(default_factory=dict)
-    scheduler_kwargs: dict = field(default_factory=dict)
-    tracking: bool = True
-    tracking_uri: str | None = None
-    reuse_actors: bool = True
-    time_budget_s: float | None = None
-    job_id: str = ""
-
-    def check(self) -> None:
-        if self.mode not in ("min", "max"):
-            raise TuneError(f"mode must be 'min' or 'max', got {self.mode!r}")
-        if not isinstance(self.metric, str) or not self.metric:
-            raise TuneError("metric must be the name of a metric the function reports, e.g. 'val_loss'")
-        try:
-            check_names(self.metric, self.budget_attr)
-        except ValueError as e:
-            raise TuneError(str(e)) from None
-        if not is_whole(self.num_samples):
-            raise TuneError(f"num_samples must be a whole number, got {self.num_samples!r}")
-        if self.time_budget_s is not None and not self.time_budget_s > 0:
-            raise TuneError(f"time_budget_s must be > 0 seconds (or None: no limit), got {self.time_budget_s!r}")
-        if int(self.num_samples) < 1 and int(self.num_samples) != -1:
-            raise TuneError(f"num_samples must be >= 1, or -1 for trials until time_budget_s or a Ctrl-C, "
-                            f"got {self.num_samples}")
-        if self.max_concurrent is not None and int(self.max_concurrent) < 1:
-            raise TuneError(f"max_concurrent must be >= 1, got {self.max_concurrent}")
-        bad = set(self.resources) - {"cpu", "gpu", "memory", "custom"}
-        if bad:
-            raise TuneError(f"unknown resource keys {sorted(bad)}; use 'cpu', 'gpu', 'memory' or 'custom'")
-        try:
-            cluster.trial_resources(self.resources)
-        except (TypeError, ValueError) as e:
-            raise TuneError(str(e)) from None
 
 
 # ---- building the pieces --------------------------------------------------------------------------
@@ -117,107 +57,6 @@ def _resolve_algorithms(spec: JobSpec, space: SearchSpace) -> tuple[Searcher, Sc
 # A function pickled larger than this (it captures a data set, say) travels through Ray's object store,
 # once per worker process, instead of inside the trial actor's definition (Ray refuses a definition over
 # 95 MiB and warns over 25 MiB).
-SHIP_BYTES = 8 * 2**20
-
-
-class _Shipped:
-    """The user's function, pickled and put in Ray's object store; loaded once per worker process."""
-
-    _loaded: dict[str, Callable] = {}
-
-    def __init__(self, blob: bytes, name: str):
-        import ray
-
-        self.ref, self.name = ray.put(blob), name
-
-    def load(self) -> Callable:
-        import ray
-        import ray.cloudpickle
-
-        key = self.ref.hex()
-        if key not in _Shipped._loaded:
-            _Shipped._loaded.clear()  # one job's function per process at a time
-            _Shipped._loaded[key] = ray.cloudpickle.loads(ray.get(self.ref))
-        return _Shipped._loaded[key]
-
-
-def ship(fn: Callable) -> Callable | _Shipped:
-    """``fn`` itself when it pickles small, else a :class:`_Shipped` copy of it in the object store (Ray
-    must be running).  A function that cannot be pickled is left to Ray, whose message names the
-    variable at fault."""
-    import ray.cloudpickle
-
-    try:
-        blob = ray.cloudpickle.dumps(fn)
-    except Exception:
-        return fn
-    if len(blob) <= SHIP_BYTES:
-        return fn
-    shipped = _Shipped(blob, getattr(fn, "__name__", "trainable"))
-    log.info("%s pickles to %.0f MiB (it captures large objects): it goes to the trials through Ray's "
-             "object store", shipped.name, len(blob) / 2**20)
-    return shipped
-
-
-def make_trainable(fn: Callable[[dict], Any] | _Shipped, metric: str,
-                   budget: str = "training_iteration") -> Callable[[dict], None]:
-    """Wrap the user's function: a trial session for ``ts.report``, and a returned value as a report."""
-
-    def trainable(config: dict) -> None:
-        from .session import quiet_worker_logs, report
-
-        quiet_worker_logs()
-        user_fn = fn.load() if isinstance(fn, _Shipped) else fn
-        with trial_session(TrialSession(metric=metric, budget=budget)) as session:
-            try:
-                out = user_fn(config)
-            except SystemExit as e:  # the user's (Ray would fail the trial with no message at all)
-                if session.ended_by_ray:
-                    raise
-                if e.code not in (None, 0) or session.reports == 0:
-                    raise exit_error(e.code) from None
-                out = None  # it ended after its reports
-            if out is not None and session.reports == 0:
-                if isinstance(out, Mapping):
-                    report(**out)
-                else:
-                    report(**{metric: out})
-            # a restored trial has reported before; one may call ray.tune.report itself (Ray Tune code)
-            if session.reports == 0 and not _restored() and not _reported_to_ray():
-                raise MetricError(f"the function returned without reporting {metric!r}: call "
-                                  f"ts.report({metric}=...) or return the value")
-
-    trainable.__name__ = fn.name if isinstance(fn, _Shipped) else getattr(fn, "__name__", "trainable")
-    trainable.__qualname__ = trainable.__name__
-    return trainable
-
-
-def _reported_to_ray() -> bool:
-    """Whether this trial's function reported to Ray Tune directly (``ray.tune.report``, as Ray Tune code
-    does), which ``ts.report`` does not see; False where Ray's session does not say."""
-    try:
-        from ray.train._internal.session import get_session
-        return int(getattr(get_session(), "iteration", 0) or 0) > 0
-    except (ImportError, TypeError, ValueError):  # another Ray: the check that asks for ts.report stays
-        return False
-
-
-def _restored() -> bool:
-    """Whether this trial started from a checkpoint (a pause or a restore), e.g. its last one, after
-    which the function may return without reporting again."""
-    from ray import tune
-
-    return tune.get_checkpoint() is not None
-
-
-def _job_dir(spec: JobSpec, fn: Callable) -> str:
-    storage = os.path.abspath(os.path.expanduser(spec.storage_path or "~/ray_results"))
-    spec.storage_path = storage
-    if not spec.name:
-        spec.name = f"{getattr(fn, '__name__', 'job')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return os.path.join(storage, spec.name)
-
-
 # ---- the job --------------------------------------------------------------------------------------
 def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str | None = None,
             resume: bool = False, verbose: int = 1) -> TuneResult:
@@ -230,7 +69,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     spec.check()
     cluster.refuse_ray_client(address)
     space = SearchSpace.create(space)
-    job_dir = _job_dir(spec, fn)
+    job_dir = job_dir_of(spec, fn)
     restoring = resume and tune.Tuner.can_restore(job_dir)
     if resume and not restoring and not os.path.exists(os.path.join(job_dir, JOB_FILE)):
         raise TuneError(f"nothing to resume at {job_dir!r}: no Ray Tune experiment was saved there")
@@ -238,14 +77,14 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     # background thread) can leave one missing or cut short, and Ray would then restore its trials but
     # neither our state nor any new trial, or start over with a blank searcher.  The job goes on as a
     # new Ray run instead, from our own state and journal (restart).
-    restart = resume and not (restoring and _ray_state_whole(job_dir))
+    restart = resume and not (restoring and ray_state_whole(job_dir))
     if resume:
-        spec = _load_spec(job_dir, spec)
-        _check_same_space(job_dir, space)
+        spec = load_spec(job_dir, spec)
+        check_same_space(job_dir, space)
     searcher, scheduler = _resolve_algorithms(spec, space)  # bad options refused before the earlier job moves
     if not resume:
-        _move_earlier_job_aside(job_dir)
-        _make_job_dir(job_dir)
+        move_earlier_job_aside(job_dir)
+        make_job_dir(job_dir)
         spec.job_id = spec.job_id or uuid.uuid4().hex
 
     tracker = None
@@ -399,37 +238,6 @@ def _retrack_ended(tracker: Any, coord: Coordinator, replaced: list | None = Non
     tracker.end_other_trials(list(coord.trials), REPLACED)
 
 
-def _ray_state_whole(job_dir: str) -> bool:
-    """Whether the job directory holds, whole, the newest of each file Ray restores from: its experiment
-    state (JSON; the trials), its search generator's (cloudpickle) and our searcher adapter's (JSON).
-    Ray copies them in a background thread, so a kill can leave one missing or cut short (an empty
-    experiment state made a resumed Ray start over, with none of its trials and a blank searcher)."""
-    from ray import cloudpickle
-
-    newest = {}
-    for prefix, ext in (("experiment_state-", ".json"), ("search_gen_state-", ".json"), ("searcher-state-", ".pkl")):
-        found = _state_files(job_dir, prefix, ext)
-        if not found:
-            return False
-        newest[prefix] = found[-1]  # Ray takes the newest
-    try:
-        with open(newest["experiment_state-"]) as f:
-            if "trial_data" not in json.load(f):
-                return False
-        with open(newest["search_gen_state-"], "rb") as f:
-            cloudpickle.load(f)
-        with open(newest["searcher-state-"]) as f:
-            json.load(f)
-    except Exception:  # noqa: BLE001 -- whatever reading a truncated file raises
-        return False
-    return True
-
-
-def _state_files(job_dir: str, prefix: str, ext: str) -> list[str]:
-    """Paths of Ray's state files ``<prefix><session time><ext>`` in the job directory, oldest first."""
-    return [os.path.join(job_dir, n) for n in sorted(os.listdir(job_dir)) if n.startswith(prefix) and n.endswith(ext)]
-
-
 def _restart_from_own_state(coord: Coordinator, job_dir: str) -> list[tuple[str, dict, float | None]]:
     """Load the newest state our searcher adapter saved (if any) and the journal into ``coord``, for a
     new Ray run of a job whose Ray state cannot be restored.  Trials that had ended keep their results
@@ -437,7 +245,7 @@ def _restart_from_own_state(coord: Coordinator, job_dir: str) -> list[tuple[str,
     (Ray id, params, budget) of the killed run's unfinished trials, to close their MLflow runs."""
     from .tracking import flat_params
 
-    for path in reversed(_state_files(job_dir, "searcher-state-", ".pkl")):  # newest first
+    for path in reversed(state_files(job_dir, "searcher-state-", ".pkl")):  # newest first
         try:
             with open(path) as f:
                 coord.load_state_dict(json.load(f))
@@ -473,7 +281,7 @@ def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str
            verbose: int = 1) -> TuneResult:
     """Resume the job saved at ``path`` (a job directory) after its driver was killed."""
     path = os.path.abspath(os.path.expanduser(path))
-    spec = _load_spec(path, None)
+    spec = load_spec(path, None)
     spec.storage_path, spec.name = os.path.dirname(path), os.path.basename(path)
     if space is None:
         space = getattr(fn, "space", None)
@@ -490,81 +298,6 @@ def resume(path: str, fn: Callable[[dict], Any], space: Any = None, address: str
                         "resume it with the function it ran")
     fn = getattr(fn, "fn", fn)
     return run_job(fn, space, spec, address=address, resume=True, verbose=verbose)
-
-
-def _load_spec(job_dir: str, given: JobSpec | None) -> JobSpec:
-    path = os.path.join(job_dir, JOB_FILE)
-    if not os.path.exists(path):
-        hint = ""
-        default = os.path.join(os.path.expanduser("~/ray_results"), os.path.basename(job_dir))
-        if not os.path.exists(job_dir) and os.path.exists(os.path.join(default, JOB_FILE)):
-            hint = f"; a job of that name is saved at {default!r} (storage_path's default): resume that path"
-        raise TuneError(f"{job_dir!r} is not a tunestack job directory (no {JOB_FILE}){hint}")
-    with open(path) as f:
-        saved = json.load(f)
-    spec = JobSpec(**saved)
-    if given is not None:
-        spec.tracking_uri = given.tracking_uri or spec.tracking_uri
-    return spec
-
-
-def _make_job_dir(job_dir: str) -> None:
-    """Create the job's directory before Ray or MLflow start: a storage_path that cannot hold it failed
-    later with a bare OSError, after Ray had started and MLflow had a FAILED run of a job that never ran."""
-    try:
-        os.makedirs(job_dir, exist_ok=True)
-        if not os.access(job_dir, os.W_OK):
-            raise PermissionError(f"{job_dir!r} is not writable")
-    except OSError as e:
-        raise TuneError(f"the job's directory {job_dir!r} cannot be created or written ({e}): pass a "
-                        f"storage_path= where this user can write (default ~/ray_results)") from None
-
-
-def _move_earlier_job_aside(job_dir: str) -> None:
-    """A new job under the name of an earlier one (a script run again) would share its directory: a
-    resume would replay the earlier job's trials with its own.  The earlier job moves to
-    ``<name>.<its start time>`` beside it, whole (it can still be resumed from there)."""
-    if not os.path.isdir(job_dir) or not any(
-            n == JOB_FILE or n.startswith("experiment_state-") for n in os.listdir(job_dir)):
-        return
-    started = min(os.path.getmtime(os.path.join(job_dir, n)) for n in os.listdir(job_dir))
-    base = f"{job_dir}.{time.strftime('%Y%m%d-%H%M%S', time.localtime(started))}"
-    moved, i = base, 1
-    while os.path.exists(moved):
-        i += 1
-        moved = f"{base}-{i}"
-    os.rename(job_dir, moved)
-    log.warning("tunestack: %s held an earlier job of the same name; it was moved to %s (resume it from "
-                "there), and this job starts afresh", job_dir, moved)
-
-
-def _space_shape(described: dict) -> tuple[dict, list]:
-    """What a job's saved trials depend on: each parameter's kind and range or choices, the conditions."""
-    keep = ("kind", "lower", "upper", "log", "q", "choices")
-    params = {p["name"]: {k: p[k] for k in keep if k in p} for p in described.get("params", [])}
-    return params, list(described.get("conditions", []))
-
-
-def _check_same_space(job_dir: str, space: SearchSpace) -> None:
-    """A resume with another space would decode the saved trials into wrong configurations (or fail
-    deep in the searcher): refuse it, naming the differences.  Jobs saved before this check: no file."""
-    path = os.path.join(job_dir, SPACE_FILE)
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        (saved, saved_cond), (now, now_cond) = _space_shape(json.load(f)), _space_shape(space.comparable())
-    if saved == now and saved_cond == now_cond:
-        return
-    diff = []
-    if set(saved) - set(now):
-        diff.append(f"parameters only in the job: {sorted(set(saved) - set(now))}")
-    if set(now) - set(saved):
-        diff.append(f"parameters only in the space given now: {sorted(set(now) - set(saved))}")
-    diff += [f"{n}: {saved[n]} in the job, {now[n]} now" for n in saved if n in now and saved[n] != now[n]]
-    if saved_cond != now_cond:
-        diff.append(f"conditions: {saved_cond} in the job, {now_cond} now")
-    raise TuneError(f"the job at {job_dir!r} was started with another search space ({'; '.join(diff)}): "
-                    f"resume it with the function and space it was started with")
 
 
 def _live_coordinator(job_id: str, fallback: Coordinator) -> Coordinator:

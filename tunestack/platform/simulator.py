@@ -241,9 +241,9 @@ class _Simulation:
         failed = sum(not math.isfinite(h["value"]) for h in recent)
         why = (f"{failed} of them failed (a failed evaluation costs no time)" if failed
                else "the objective's costs do not grow")
-        warnings.warn(f"simulated time stood still at {self.now:g} s for {len(recent)} evaluations in a row: {why}; the "
-                      "run ends here, with what it has (set max_evaluations to bound a run whose costs can "
-                      "be 0)", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"simulated time stood still at {self.now:g} s for {len(recent)} evaluations in a row: "
+                      f"{why}; the run ends here, with what it has (set max_evaluations to bound a run whose "
+                      "costs can be 0)", RuntimeWarning, stacklevel=3)
         self.result.ended = "stood_still"
 
     def _fill(self) -> None:

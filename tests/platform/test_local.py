@@ -311,3 +311,21 @@ def test_metric_names_the_value_of_an_objective_that_returns_a_dict():
         ts.minimize(f, SPACE, n_trials=1)
     with pytest.raises(ValueError, match="metric must be the name of a result"):
         ts.minimize(f, SPACE, n_trials=1, metric="")
+
+
+def test_a_searcher_object_must_search_the_given_space_and_direction():
+    # it ran as it was made: another space failed every evaluation on a missing key, another mode
+    # tracked the best of one direction while the searcher went the other way
+    from tunestack.searchers import create
+
+    with pytest.raises(ValueError, match=r"searches another space \(\['y'\]\)"):
+        ts.minimize(f, SPACE, searcher=create("tpe", {"y": tune.uniform(0, 1)}, seed=0), n_trials=2)
+    with pytest.raises(ValueError, match="has mode='max', the call mode='min'"):
+        ts.minimize(f, SPACE, searcher=create("tpe", SPACE, mode="max", seed=0), n_trials=2)
+    with pytest.raises(ValueError, match=r"options \['n_startup'\] need a searcher name"):
+        ts.minimize(f, SPACE, searcher=create("tpe", SPACE, seed=0), n_trials=2, n_startup=3)
+    own = create("tpe", SPACE, seed=0)
+    assert ts.minimize(f, SPACE, searcher=own, n_trials=3).searcher is own
+    with pytest.raises(ValueError, match="n_trials must be a whole number >= 1, got 2.5"):
+        ts.minimize(f, SPACE, n_trials=2.5)
+    assert len(ts.minimize(f, SPACE, n_trials=2.0).history) == 2

@@ -12,7 +12,9 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from .._registry import is_whole
 from ..searchers import Searcher, create
+from ..space import SearchSpace
 from .coordinator import _plain
 from .decorator import check_takes_a_config
 from .session import _lift, _scalar, exit_error
@@ -66,8 +68,9 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
     kill is lost.  The searcher, ``mode``, ``metric`` and space must be those of the saved run (else
     ``ValueError``).
     """
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    if not (is_whole(n_trials) and n_trials >= 1):
+        raise ValueError(f"n_trials must be a whole number >= 1, got {n_trials!r}")
+    n_trials = int(n_trials)
     if metric is not None and (not isinstance(metric, str) or not metric):
         raise ValueError(f"metric must be the name of a result (a non-empty string), got {metric!r}")
     check_takes_a_config(fn, "minimize")
@@ -75,6 +78,8 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
     if both:
         raise ValueError(f"searcher option(s) {sorted(both)} given twice: in searcher_kwargs and as keyword "
                          "arguments")
+    if isinstance(searcher, Searcher):
+        _check_searcher_object(searcher, space, mode, {**(searcher_kwargs or {}), **options})
     s = create(searcher, space, mode=mode, seed=seed, **{**(searcher_kwargs or {}), **options})
     result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path),
                             _metric=metric)
@@ -136,6 +141,18 @@ def copied(config: Any) -> Any:
     if isinstance(config, list):
         return [copied(v) for v in config]
     return config
+
+
+def _check_searcher_object(s: Searcher, space: Any, mode: str, options: dict) -> None:
+    """A searcher object runs as it was made: refuse one that would search another space or direction
+    than the call names (every evaluation failed on a missing key, or the best was the worst)."""
+    if options:
+        raise ValueError(f"searcher options {sorted(options)} need a searcher name, not a searcher object")
+    if s.mode != mode:
+        raise ValueError(f"the searcher object has mode={s.mode!r}, the call mode={mode!r}")
+    if SearchSpace.create(space).comparable() != s.space.comparable():
+        raise ValueError(f"the searcher object searches another space ({sorted(s.space.names)}) than "
+                         "the one given to minimize; create it with that space")
 
 
 def _save_run(result: MinimizeResult, mode: str) -> None:

@@ -219,6 +219,16 @@ def test_bad_options_are_refused_before_ray_starts(tmp_path):
     from tunestack.platform.runner import JobSpec
 
     JobSpec(metric="loss", num_samples=4.0).check()  # a whole number
+    # a searcher object ran, but the job file saved its repr and the job never resumed; "9" failed in a
+    # comparison with a float, and scheduler=5 was said to need max_budget
+    from tunestack.searchers import create
+
+    for kwargs, match in (({"searcher": create("tpe", {"x": tune.uniform(0, 1)})}, "searcher must be a name"),
+                          ({"scheduler": 5}, "scheduler must be a name .* got int"),
+                          ({"scheduler": "asha", "max_budget": "9"}, "max_budget must be a number, got '9'"),
+                          ({"eta": None}, "eta must be a number")):
+        with pytest.raises(ts.TuneError, match=match):
+            JobSpec(metric="loss", **kwargs).check()
     # Ray failed on these with "Cannot initialize a ResourceRequest with an empty head ..."
     for resources in ({"cpu": 0}, {"cpu": -1}, {"cpu": 1, "custom": {"tpu": -1}}):
         with pytest.raises(ts.TuneError, match=r"must ask for some resource|must be >= 0"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
@@ -67,6 +68,14 @@ class JobSpec:
             check_names(self.metric, self.budget_attr)
         except ValueError as e:
             raise TuneError(str(e)) from None
+        for what, value in (("searcher", self.searcher), ("scheduler", self.scheduler)):
+            if value is not None and not isinstance(value, str):  # an object ran, but its job never resumed
+                raise TuneError(f"{what} must be a name (e.g. 'tpe', 'asha'), got {type(value).__name__}: "
+                                f"options go in {what}_kwargs (tunestack.minimize and simulate take objects)")
+        for what, value in (("min_budget", self.min_budget), ("max_budget", self.max_budget), ("eta", self.eta)):
+            if (value is not None or what != "max_budget") and (
+                    isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise TuneError(f"{what} must be a number, got {value!r}")
         if not is_whole(self.num_samples):
             raise TuneError(f"num_samples must be a whole number, got {self.num_samples!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:

@@ -101,6 +101,34 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+def test_run_takes_the_functions_own_defaults_for_what_it_is_not_given(tmp_path, monkeypatch):
+    # the command line passed its own defaults (num_samples 20, 1 CPU ...) over the function's @tunable ones
+    import types
+
+    from tunestack.platform import cli, runner
+
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent("""
+        import tunestack as ts
+        from ray import tune
+
+        @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", num_samples=3, scheduler="asha",
+                    max_budget=9, resources={"cpu": 2, "gpu": 1})
+        def train(config):
+            return config["x"]
+    """))
+    specs = []
+    monkeypatch.setattr(runner, "run_job", lambda fn, space, spec, **kw: specs.append(spec)
+                        or types.SimpleNamespace(best_value=0.5))
+    assert cli.main(["run", f"{script}:train"]) == 0
+    assert cli.main(["run", f"{script}:train", "--num-samples", "5", "--cpus-per-trial", "4", "--no-tracking"]) == 0
+    (own, given) = specs
+    assert (own.num_samples, own.scheduler, own.max_budget, own.resources, own.tracking) == (
+        3, "asha", 9, {"cpu": 2, "gpu": 1}, True)
+    assert (given.num_samples, given.scheduler, given.resources, given.tracking) == (
+        5, "asha", {"cpu": 4, "gpu": 1}, False)
+
+
 def test_ui_on_a_tracking_server_or_a_file_store(monkeypatch, capsys):
     from tunestack.platform import cli
 

@@ -195,6 +195,30 @@ def test_a_function_that_cannot_take_a_config_is_refused_at_decoration():
     assert fine({"x": 0.25}) == 0.25
 
 
+def test_options_given_to_the_decorator_are_the_functions_tune_defaults(monkeypatch):
+    # they were taken and ignored (but for max_budget and resources): num_samples=3 ran 20 trials, and a
+    # misspelt option passed without a word
+    from tunestack.platform import runner
+
+    jobs = []
+    monkeypatch.setattr(runner, "run_job", lambda fn, space, spec, **kw: jobs.append((spec, kw)))
+
+    @ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", num_samples=3, searcher="tpe",
+                scheduler="asha", max_budget=9, seed=4, verbose=0)
+    def train(config):
+        return config["x"]
+
+    train.tune()
+    train.tune(num_samples=5, scheduler=None)  # a call's own options win
+    (first, kw), (second, _) = jobs
+    assert (first.num_samples, first.searcher, first.scheduler, first.max_budget, first.seed) == (3, "tpe", "asha", 9, 4)
+    assert kw["verbose"] == 0 and (second.num_samples, second.scheduler, second.searcher) == (5, None, "tpe")
+    with pytest.raises(TypeError, match=r"@tunable got unknown option\(s\) \['num_sample'\]; the options"):
+        ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", num_sample=8)(lambda config: 0.0)
+    with pytest.raises(TypeError, match=r"tune\(\) got unknown option\(s\) \['max_budgets'\]"):
+        train.tune(max_budgets=9)
+
+
 def test_unsupported_space_is_refused_at_decoration():
     with pytest.raises(SpaceError, match="'b'.*sample_from"):
         ts.tunable(space={"a": tune.uniform(0, 1), "b": tune.sample_from(lambda s: 1)}, metric="m")(

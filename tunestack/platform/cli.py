@@ -45,29 +45,31 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="tune a @tunable function on Ray")
     r.add_argument("target", help="path/to/file.py:function (decorated with @tunestack.tunable)")
-    r.add_argument("--searcher", default=None, help="random | tpe | rfbo | cmaes (default: the "
-                                                    "scheduler preset's, else random)")
-    r.add_argument("--scheduler", default=None, help="fifo | sh | asha | hyperband | async_hyperband | "
-                                                     "bohb | async_bohb | rf_hyperband | lce")
-    r.add_argument("--num-samples", type=int, default=20,
-                   help="trials to run; -1: new trials until --time-budget-s or a Ctrl-C")
-    r.add_argument("--max-concurrent", type=int, default=None)
-    r.add_argument("--cpus-per-trial", type=float, default=1.0)
-    r.add_argument("--gpus-per-trial", type=float, default=0.0)
-    r.add_argument("--address", default=None,
-                   help="join a running Ray cluster from one of its nodes: auto or host:6379")
-    r.add_argument("--name", default=None)
-    r.add_argument("--storage-path", default=None)
-    r.add_argument("--seed", type=int, default=None)
-    r.add_argument("--min-budget", type=float, default=1.0)
-    r.add_argument("--max-budget", type=float, default=None)
-    r.add_argument("--eta", type=float, default=3.0)
-    r.add_argument("--searcher-kwargs", type=_json_options, default=None, metavar="JSON",
+    # an option not given is left out (SUPPRESS): the function's @tunable defaults, then tune()'s, apply
+    opt = {"default": argparse.SUPPRESS}
+    r.add_argument("--searcher", **opt, help="random | tpe | rfbo | cmaes (default: the scheduler preset's, "
+                                              "else random)")
+    r.add_argument("--scheduler", **opt, help="fifo | sh | asha | hyperband | async_hyperband | bohb | "
+                                               "async_bohb | rf_hyperband | lce")
+    r.add_argument("--num-samples", type=int, **opt,
+                   help="trials to run (default 20); -1: new trials until --time-budget-s or a Ctrl-C")
+    r.add_argument("--max-concurrent", type=int, **opt)
+    r.add_argument("--cpus-per-trial", type=float, **opt, help="default 1")
+    r.add_argument("--gpus-per-trial", type=float, **opt, help="default 0")
+    r.add_argument("--address", **opt, help="join a running Ray cluster from one of its nodes: auto or "
+                                             "host:6379")
+    r.add_argument("--name", **opt)
+    r.add_argument("--storage-path", **opt)
+    r.add_argument("--seed", type=int, **opt)
+    r.add_argument("--min-budget", type=float, **opt, help="default 1")
+    r.add_argument("--max-budget", type=float, **opt)
+    r.add_argument("--eta", type=float, **opt, help="default 3")
+    r.add_argument("--searcher-kwargs", type=_json_options, **opt, metavar="JSON",
                    help='searcher options, e.g. \'{"n_startup": 5}\'')
-    r.add_argument("--scheduler-kwargs", type=_json_options, default=None, metavar="JSON",
+    r.add_argument("--scheduler-kwargs", type=_json_options, **opt, metavar="JSON",
                    help='scheduler options, e.g. \'{"promotion": false}\' (asha) or \'{"optimum": 100}\' (lce)')
-    r.add_argument("--time-budget-s", type=float, default=None, help="stop the job after this many seconds")
-    r.add_argument("--tracking-uri", default=None)
+    r.add_argument("--time-budget-s", type=float, **opt, help="stop the job after this many seconds")
+    r.add_argument("--tracking-uri", **opt)
     r.add_argument("--no-tracking", action="store_true")
     r.add_argument("--resume", default=None, metavar="JOB_DIR", help="resume the job saved in JOB_DIR")
     u = sub.add_parser("ui", help="start the MLflow UI on the store in use and print its URL")
@@ -103,19 +105,24 @@ def store_in_use(uri: str | None) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     fn = load_target(args.target)
+    given = vars(args)
     if args.resume:
-        result = fn.resume(args.resume, address=args.address)
+        result = fn.resume(args.resume, address=given.get("address"))
     else:
-        resources = {"cpu": args.cpus_per_trial}
-        if args.gpus_per_trial:
-            resources["gpu"] = args.gpus_per_trial
-        result = fn.tune(searcher=args.searcher, scheduler=args.scheduler, num_samples=args.num_samples,
-                         max_concurrent=args.max_concurrent, resources=resources, address=args.address,
-                         name=args.name, storage_path=args.storage_path, seed=args.seed,
-                         min_budget=args.min_budget, max_budget=args.max_budget, eta=args.eta,
-                         tracking=not args.no_tracking, tracking_uri=args.tracking_uri,
-                         searcher_kwargs=args.searcher_kwargs, scheduler_kwargs=args.scheduler_kwargs,
-                         time_budget_s=args.time_budget_s)
+        options = {k: given[k] for k in ("searcher", "scheduler", "num_samples", "max_concurrent", "address",
+                                          "name", "storage_path", "seed", "min_budget", "max_budget", "eta",
+                                          "searcher_kwargs", "scheduler_kwargs", "time_budget_s",
+                                          "tracking_uri") if k in given}
+        if "cpus_per_trial" in given or "gpus_per_trial" in given:  # else the function's own, or 1 CPU
+            resources = dict(getattr(fn, "defaults", {}).get("resources") or {"cpu": 1})
+            if "cpus_per_trial" in given:
+                resources["cpu"] = given["cpus_per_trial"]
+            if given.get("gpus_per_trial"):
+                resources["gpu"] = given["gpus_per_trial"]
+            options["resources"] = resources
+        if args.no_tracking:
+            options["tracking"] = False
+        result = fn.tune(**options)
     return 0 if result.best_value is not None else 1
 
 

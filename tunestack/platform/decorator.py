@@ -22,6 +22,20 @@ from .session import TrialSession, check_names, trial_session
 __all__ = ["tunable", "Tunable"]
 
 
+# the options of Tunable.tune and their defaults; @tunable(..., num_samples=64) sets the function's own
+TUNE_OPTIONS: dict[str, Any] = {
+    "searcher": None, "scheduler": None, "num_samples": 20, "max_concurrent": None, "resources": None,
+    "address": None, "name": None, "storage_path": None, "seed": None, "min_budget": 1.0, "max_budget": None,
+    "eta": 3.0, "tracking": True, "tracking_uri": None, "reuse_actors": True, "time_budget_s": None,
+    "searcher_kwargs": None, "scheduler_kwargs": None, "resume": False, "verbose": 1}
+
+
+def _check_options(options: dict, who: str) -> None:
+    unknown = sorted(set(options) - set(TUNE_OPTIONS))
+    if unknown:
+        raise TypeError(f"{who} got unknown option(s) {unknown}; the options of tune(): {list(TUNE_OPTIONS)}")
+
+
 class Tunable:
     """A training function with its search space, metric and mode; call it or ``.tune()`` it."""
 
@@ -34,7 +48,8 @@ class Tunable:
         self.fn = fn
         self.space = SearchSpace.create(space)  # a bad space fails here, at decoration time
         self.metric, self.mode, self.budget = metric, mode, budget
-        self.defaults = defaults
+        _check_options(defaults, "@tunable")
+        self.defaults = defaults  # tune() options, e.g. num_samples=64 or scheduler="asha"
         self.last_reports: list[dict] = []
         functools.update_wrapper(self, fn)
 
@@ -48,30 +63,30 @@ class Tunable:
         self.last_reports = session.history
         return out
 
-    def tune(self, searcher: str | None = None, scheduler: str | None = None, num_samples: int = 20,
-             max_concurrent: int | None = None, resources: dict | None = None, address: str | None = None,
-             name: str | None = None, storage_path: str | None = None, seed: int | None = None,
-             min_budget: float = 1.0, max_budget: float | None = None, eta: float = 3.0,
-             tracking: bool = True, tracking_uri: str | None = None, reuse_actors: bool = True,
-             time_budget_s: float | None = None, searcher_kwargs: dict | None = None,
-             scheduler_kwargs: dict | None = None, resume: bool = False, verbose: int = 1) -> Any:
+    def tune(self, **options: Any) -> Any:
         """Tune on Ray; see the README for every option.  Returns a :class:`TuneResult`.
 
-        ``searcher=None`` takes the scheduler preset's searcher (``bohb``: TPE), else random search.
+        Options (defaults in :data:`TUNE_OPTIONS`, then those given to ``@tunable``): ``searcher``
+        (``None`` takes the scheduler preset's searcher, ``bohb``: TPE, else random search),
+        ``scheduler``, ``num_samples``, ``max_concurrent``, ``resources``, ``address``, ``name``,
+        ``storage_path``, ``seed``, ``min_budget``, ``max_budget``, ``eta``, ``tracking``,
+        ``tracking_uri``, ``reuse_actors``, ``time_budget_s``, ``searcher_kwargs``,
+        ``scheduler_kwargs``, ``resume``, ``verbose``.
         """
         from .runner import JobSpec, run_job
 
-        opts = {**self.defaults}
+        _check_options(options, "tune()")
+        o = {**TUNE_OPTIONS, **self.defaults, **options}
         spec = JobSpec(
-            metric=self.metric, mode=self.mode, searcher=searcher, scheduler=scheduler,
-            num_samples=num_samples, max_concurrent=max_concurrent,
-            resources=dict(resources or opts.get("resources") or {"cpu": 1}), name=name,
-            storage_path=storage_path, seed=seed, min_budget=min_budget,
-            max_budget=max_budget if max_budget is not None else opts.get("max_budget"), eta=eta,
-            budget_attr=self.budget, searcher_kwargs=dict(searcher_kwargs or {}),
-            scheduler_kwargs=dict(scheduler_kwargs or {}), tracking=tracking, tracking_uri=tracking_uri,
-            reuse_actors=reuse_actors, time_budget_s=time_budget_s)
-        return run_job(self.fn, self.space, spec, address=address, resume=resume, verbose=verbose)
+            metric=self.metric, mode=self.mode, searcher=o["searcher"], scheduler=o["scheduler"],
+            num_samples=o["num_samples"], max_concurrent=o["max_concurrent"],
+            resources=dict(o["resources"] or {"cpu": 1}), name=o["name"], storage_path=o["storage_path"],
+            seed=o["seed"], min_budget=o["min_budget"], max_budget=o["max_budget"], eta=o["eta"],
+            budget_attr=self.budget, searcher_kwargs=dict(o["searcher_kwargs"] or {}),
+            scheduler_kwargs=dict(o["scheduler_kwargs"] or {}), tracking=o["tracking"],
+            tracking_uri=o["tracking_uri"], reuse_actors=o["reuse_actors"], time_budget_s=o["time_budget_s"])
+        return run_job(self.fn, self.space, spec, address=o["address"], resume=o["resume"],
+                       verbose=o["verbose"])
 
     def resume(self, path: str, address: str | None = None, verbose: int = 1) -> Any:
         """Resume a job of this function whose driver was killed; ``path`` is its job directory."""
@@ -114,7 +129,9 @@ def tunable(space: Any, metric: str, mode: str = "min", budget: str = "training_
             **defaults: Any) -> Callable[[Callable[[dict], Any]], Tunable]:
     """Decorate a training function ``fn(config)`` that calls ``ts.report(metric=...)``.
 
-    ``budget`` names the result field that counts the budget (default: the number of reports).
+    ``budget`` names the result field that counts the budget (default: the number of reports).  Other
+    keyword arguments are the function's own defaults for ``tune()`` (``num_samples=64``,
+    ``scheduler="asha"``, ``max_budget=50`` ...); a ``tune()`` call's own options win.
     """
     def wrap(fn: Callable[[dict], Any]) -> Tunable:
         return Tunable(fn, space, metric, mode, budget, **defaults)

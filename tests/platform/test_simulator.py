@@ -242,6 +242,17 @@ def test_clear_errors():
         simulate(toy_curve, toy_space(), max_budget=9, max_evaluations=3, workers=0)
     with pytest.raises(SimulationError, match="mode"):
         simulate(toy_curve, toy_space(), scheduler=_sh(), max_budget=9, max_evaluations=3, mode="max")
+    # a searcher object for another space failed every evaluation; its options were ignored
+    from tunestack.searchers import create
+
+    with pytest.raises(SimulationError, match="searcher object searches another space"):
+        simulate(toy_curve, toy_space(), searcher=create("random", line_space()), max_budget=9, max_evaluations=3)
+    with pytest.raises(SimulationError, match=r"searcher options \['n_startup'\] need a searcher name"):
+        simulate(toy_curve, toy_space(), searcher=create("tpe", toy_space()), max_budget=9, max_evaluations=3,
+                 searcher_kwargs={"n_startup": 3})
+    with pytest.raises(SimulationError, match="searcher object has mode='max'"):
+        simulate(toy_curve, toy_space(), searcher=create("tpe", toy_space(), mode="max"), max_budget=9,
+                 max_evaluations=3)
     # these ran no evaluation at all, without a word
     for bad in (-1, 0, float("nan")):
         with pytest.raises(SimulationError, match="max_time must be > 0"):

@@ -19,7 +19,7 @@ from .coordinator import _plain
 from .decorator import check_takes_a_config
 from .session import _lift, _scalar, exit_error
 
-__all__ = ["minimize", "MinimizeResult", "RUN_FORMAT"]
+__all__ = ["minimize", "MinimizeResult", "RUN_FORMAT", "check_searcher_object"]
 
 RUN_FORMAT = "tunestack.minimize/1"
 
@@ -79,7 +79,7 @@ def minimize(fn: Callable[[dict], Any], space: Any, searcher: str | Searcher = "
         raise ValueError(f"searcher option(s) {sorted(both)} given twice: in searcher_kwargs and as keyword "
                          "arguments")
     if isinstance(searcher, Searcher):
-        _check_searcher_object(searcher, space, mode, {**(searcher_kwargs or {}), **options})
+        check_searcher_object(searcher, space, mode, {**(searcher_kwargs or {}), **options})
     s = create(searcher, space, mode=mode, seed=seed, **{**(searcher_kwargs or {}), **options})
     result = MinimizeResult(None, None, searcher=s, path=None if path is None else os.fspath(path),
                             _metric=metric)
@@ -143,7 +143,7 @@ def copied(config: Any) -> Any:
     return config
 
 
-def _check_searcher_object(s: Searcher, space: Any, mode: str, options: dict) -> None:
+def check_searcher_object(s: Searcher, space: Any, mode: str, options: dict) -> None:
     """A searcher object runs as it was made: refuse one that would search another space or direction
     than the call names (every evaluation failed on a missing key, or the best was the worst)."""
     if options:
@@ -152,7 +152,7 @@ def _check_searcher_object(s: Searcher, space: Any, mode: str, options: dict) ->
         raise ValueError(f"the searcher object has mode={s.mode!r}, the call mode={mode!r}")
     if SearchSpace.create(space).comparable() != s.space.comparable():
         raise ValueError(f"the searcher object searches another space ({sorted(s.space.names)}) than "
-                         "the one given to minimize; create it with that space")
+                         "the one given; create it with that space")
 
 
 def _save_run(result: MinimizeResult, mode: str) -> None:

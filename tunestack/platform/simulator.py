@@ -30,7 +30,7 @@ from ..schedulers import create as create_scheduler
 from ..schedulers.presets import resolve as resolve_preset
 from ..searchers import Searcher
 from ..searchers import create as create_searcher
-from .local import copied
+from .local import check_searcher_object, copied
 
 __all__ = ["simulate", "SimulationResult", "SimulationError"]
 
@@ -175,9 +175,11 @@ def _make_scheduler(scheduler: Any, searcher: Any, min_budget: float, max_budget
 
 def _make_searcher(scheduler: Any, searcher: Any, space: Any, mode: str, seed: int,
                    kwargs: dict) -> Searcher:
-    if isinstance(searcher, Searcher):
-        if searcher.mode != mode:
-            raise SimulationError(f"the searcher object has mode={searcher.mode!r}, the simulation {mode!r}")
+    if isinstance(searcher, Searcher):  # another space failed every evaluation; options were ignored
+        try:
+            check_searcher_object(searcher, space, mode, kwargs)
+        except ValueError as e:
+            raise SimulationError(str(e)) from None
         return searcher
     name = searcher
     if isinstance(scheduler, str):

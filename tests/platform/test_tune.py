@@ -217,6 +217,10 @@ def test_options_given_to_the_decorator_are_the_functions_tune_defaults(monkeypa
         ts.tunable(space={"x": tune.uniform(0, 1)}, metric="loss", num_sample=8)(lambda config: 0.0)
     with pytest.raises(TypeError, match=r"tune\(\) got unknown option\(s\) \['max_budgets'\]"):
         train.tune(max_budgets=9)
+    train.tune("random", "hyperband", 7)  # positionally, in the order of the options
+    assert (jobs[-1][0].searcher, jobs[-1][0].scheduler, jobs[-1][0].num_samples) == ("random", "hyperband", 7)
+    with pytest.raises(TypeError, match=r"multiple values for \['searcher'\]"):
+        train.tune("random", searcher="tpe")
 
 
 def test_unsupported_space_is_refused_at_decoration():

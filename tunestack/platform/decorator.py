@@ -63,7 +63,7 @@ class Tunable:
         self.last_reports = session.history
         return out
 
-    def tune(self, **options: Any) -> Any:
+    def tune(self, *args: Any, **options: Any) -> Any:
         """Tune on Ray; see the README for every option.  Returns a :class:`TuneResult`.
 
         Options (defaults in :data:`TUNE_OPTIONS`, then those given to ``@tunable``): ``searcher``
@@ -75,6 +75,13 @@ class Tunable:
         """
         from .runner import JobSpec, run_job
 
+        if len(args) > len(TUNE_OPTIONS):
+            raise TypeError(f"tune() takes at most {len(TUNE_OPTIONS)} positional options, got {len(args)}")
+        positional = dict(zip(TUNE_OPTIONS, args))  # in the order of TUNE_OPTIONS: searcher, scheduler ...
+        twice = sorted(set(positional) & set(options))
+        if twice:
+            raise TypeError(f"tune() got multiple values for {twice}")
+        options = {**positional, **options}
         _check_options(options, "tune()")
         o = {**TUNE_OPTIONS, **self.defaults, **options}
         spec = JobSpec(

@@ -33,7 +33,7 @@ RAY_OWNS = RAY_FILLS | frozenset({
 
 
 def ray_owned(names: Any) -> list[str]:
-    """The names among ``names`` that Ray Tune owns in a result (see ``RAY_OWNS``), or starts with ``__``."""
+    """The names among ``names`` that Ray Tune owns in a result (``RAY_OWNS``, or a name starting ``__``)."""
     return sorted(n for n in names if isinstance(n, str) and (n in RAY_OWNS or n.startswith("__")))
 
 

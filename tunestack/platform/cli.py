@@ -43,7 +43,9 @@ def load_target(target: str) -> Any:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunestack", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="tune a @tunable function on Ray")
+    r = sub.add_parser("run", help="tune a @tunable function on Ray",
+                       description="Tune a @tunable function on Ray. An option not given takes the "
+                                   "function's own default (given to @tunable), else tune()'s.")
     r.add_argument("target", help="path/to/file.py:function (decorated with @tunestack.tunable)")
     # an option not given is left out (SUPPRESS): the function's @tunable defaults, then tune()'s, apply
     opt = {"default": argparse.SUPPRESS}

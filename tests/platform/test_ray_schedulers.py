@@ -120,6 +120,15 @@ def test_fewer_samples_than_a_bracket_still_train_one_to_max_budget(ray_local, t
         assert full.iloc[0]["config/x"] ** 2 == pytest.approx((table["config/x"] ** 2).min())
 
 
+def test_max_budget_without_a_scheduler_ends_each_trial_there(ray_local, tmp_path):
+    """fifo with max_budget=2: trials trained on to the end of the function (9 epochs) and kept that value."""
+    result = curve.tune(num_samples=2, max_budget=2, seed=0, storage_path=str(tmp_path), tracking=False,
+                        verbose=0)
+    table = result.table
+    assert (table["budget"] == 2).all() and (table["status"] == "completed").all(), table
+    assert table["value"].tolist() == pytest.approx((table["config/x"] ** 2 + 1 / 2).tolist())
+
+
 def test_scheduler_needs_max_budget(tmp_path):
     with pytest.raises(ts.TuneError, match="max_budget"):
         curve.tune(scheduler="asha", storage_path=str(tmp_path), tracking=False)

@@ -257,6 +257,13 @@ def test_bad_options_are_refused_before_ray_starts(tmp_path):
                           ({"eta": None}, "eta must be a number")):
         with pytest.raises(ts.TuneError, match=match):
             JobSpec(metric="loss", **kwargs).check()
+    # budgets the schedulers refuse are refused without one too (they were taken and ignored)
+    for kwargs, match in (({"max_budget": -3}, r"max_budget must be >= min_budget \(1.0\)"),
+                          ({"min_budget": 5, "max_budget": 2}, r"max_budget must be >= min_budget \(5\)"),
+                          ({"max_budget": math.inf}, "and finite"),
+                          ({"min_budget": 0}, "min_budget must be > 0"), ({"eta": 1}, "eta must be > 1")):
+        with pytest.raises(ts.TuneError, match=match):
+            JobSpec(metric="loss", **kwargs).check()
     # Ray failed on these with "Cannot initialize a ResourceRequest with an empty head ..."
     for resources in ({"cpu": 0}, {"cpu": -1}, {"cpu": 1, "custom": {"tpu": -1}}):
         with pytest.raises(ts.TuneError, match=r"must ask for some resource|must be >= 0"):

@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--storage-path", **opt)
     r.add_argument("--seed", type=int, **opt)
     r.add_argument("--min-budget", type=float, **opt, help="default 1")
-    r.add_argument("--max-budget", type=float, **opt)
+    r.add_argument("--max-budget", type=float, **opt,
+                   help="the budget at which a trial is complete (a scheduler needs it)")
     r.add_argument("--eta", type=float, **opt, help="default 3")
     r.add_argument("--searcher-kwargs", type=_json_options, **opt, metavar="JSON",
                    help='searcher options, e.g. \'{"n_startup": 5}\'')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import numbers
 import os
 import time
@@ -76,6 +77,13 @@ class JobSpec:
             if (value is not None or what != "max_budget") and (
                     isinstance(value, bool) or not isinstance(value, numbers.Real)):
                 raise TuneError(f"{what} must be a number, got {value!r}")
+        if not self.eta > 1:
+            raise TuneError(f"eta must be > 1 (the schedulers keep 1/eta of a rung), got {self.eta!r}")
+        if not (0 < self.min_budget < math.inf):
+            raise TuneError(f"min_budget must be > 0, got {self.min_budget!r}")
+        if self.max_budget is not None and not (self.min_budget <= self.max_budget < math.inf):
+            raise TuneError(f"max_budget must be >= min_budget ({self.min_budget!r}) and finite, got "
+                            f"{self.max_budget!r}")
         if not is_whole(self.num_samples):
             raise TuneError(f"num_samples must be a whole number, got {self.num_samples!r}")
         if self.time_budget_s is not None and not self.time_budget_s > 0:

@@ -44,12 +44,13 @@ def _resolve_algorithms(spec: JobSpec, space: SearchSpace) -> tuple[Searcher, Sc
             searcher_kwargs = {**preset_kwargs, **searcher_kwargs}
     searcher = create_searcher(searcher_name or "random", space, mode=spec.mode, seed=spec.seed,
                                **searcher_kwargs)
-    if sched_name in (None, "fifo"):
-        return searcher, None
+    if sched_name in (None, "fifo") and spec.max_budget is None:
+        return searcher, None  # Ray's results as they come; a trial ends when its function returns
     if spec.max_budget is None:
         raise TuneError(f"scheduler {spec.scheduler!r} needs max_budget= (the budget at which a trial is "
                         f"complete, e.g. the number of epochs, counted in reports of {spec.budget_attr!r})")
-    scheduler = create_scheduler(sched_name, min_budget=spec.min_budget, max_budget=spec.max_budget,
+    # fifo with max_budget: its core completes a trial at max_budget, as the other schedulers do
+    scheduler = create_scheduler(sched_name or "fifo", min_budget=spec.min_budget, max_budget=spec.max_budget,
                                  eta=spec.eta, mode=spec.mode, seed=spec.seed, **spec.scheduler_kwargs)
     return searcher, scheduler
 

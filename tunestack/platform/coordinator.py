@@ -143,6 +143,12 @@ class Coordinator:
             return "continue"  # at max_budget: let the function return by itself (its code after the loop runs)
         return dec.action
 
+    def past_its_end(self, ray_id: str, result: Mapping[str, Any]) -> bool:
+        """Whether ``result`` came after its trial completed at max_budget: stopped, not the trial's."""
+        info = self.trials.get(ray_id)
+        return (info is not None and info.outcome == "completed"
+                and float(result.get(self.budget_attr) or 0.0) > info.budget)
+
     def _drain_stopped(self) -> None:
         for rid in self.scheduler.take_stopped() if self.scheduler is not None else []:
             if rid in self.trials:

@@ -270,6 +270,9 @@ class TrackingCallback(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         c = self._client()
+        coord = live(self.job_id, "coordinator")
+        if coord is not None and coord.past_its_end(trial.trial_id, result):
+            return  # a report past max_budget: the trial's value stays the one there, in MLflow too
         if c is not None:
             c.send("result", trial=trial.trial_id, step=result.get("training_iteration", 0),
                    metrics=user_metrics(result), time=time.time())

@@ -129,7 +129,7 @@ def test_run_takes_the_functions_own_defaults_for_what_it_is_not_given(tmp_path,
         5, "asha", {"cpu": 4, "gpu": 1}, False)
 
 
-def test_ui_on_a_tracking_server_or_a_file_store(monkeypatch, capsys):
+def test_ui_on_a_tracking_server_or_a_file_store(monkeypatch, capsys, tmp_path):
     from tunestack.platform import cli
 
     # a tracking server serves its own UI (`mlflow ui` on it failed with a traceback)
@@ -142,6 +142,12 @@ def test_ui_on_a_tracking_server_or_a_file_store(monkeypatch, capsys):
     (cmd, env), = calls
     assert cmd[-6:] == ["--backend-store-uri", "/data/mlruns", "--host", "127.0.0.1", "--port", "5001"]
     assert env["MLFLOW_ALLOW_FILE_STORE"] == "true"  # MLflow >= 3.7 refused to open an existing ./mlruns
+    # a file store that is not there (a typo) opened an empty UI without a word
+    assert "no MLflow store at /data/mlruns yet" in capsys.readouterr().err
+    (tmp_path / "mlruns").mkdir()
+    for uri in (str(tmp_path / "mlruns"), f"file://{tmp_path}/mlruns"):
+        assert cli.main(["ui", "--tracking-uri", uri]) == 0
+        assert "no MLflow store" not in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["ui", "--port", "99999"])
     assert "port must be in 1..65535" in capsys.readouterr().err

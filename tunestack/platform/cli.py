@@ -138,6 +138,8 @@ def _ui(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     print(f"MLflow UI for {uri} at {url} (Ctrl-C to stop)", flush=True)
     db = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None
+    if "://" not in uri or uri.startswith("file://"):  # a file store: a directory
+        db = uri[len("file://"):] if uri.startswith("file://") else uri
     if db is not None and not os.path.exists(db):
         print(f"tunestack: note: there is no MLflow store at {os.path.abspath(db)} yet, so the UI will show no "
               f"jobs: run `tunestack ui` where the jobs ran, or pass --tracking-uri (a job's summary names "

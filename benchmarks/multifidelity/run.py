@@ -239,11 +239,13 @@ def run_task(task: Task) -> dict:
 
 
 def make_tasks(benchmarks: list[str], optimizers: list[str], seeds: int, limit: float,
-               surrogate: str = "et") -> list[Task]:
+               surrogate: str = "et", seed_from: int = 0) -> list[Task]:
     """Every seed of the quick optimizers first, then the slow peers (HpBandSter, SMAC3) seed by seed, so
-    that a run cut short has whole seeds of everything it reached (the report counts seeds per row)."""
+    that a run cut short has whole seeds of everything it reached (the report counts seeds per row).
+    Seeds ``seed_from .. seeds - 1``."""
     slow = {"smac_mf": 1, "hpbandster_bohb": 1}
-    tasks = [Task(o, b, s, limit, surrogate) for s in range(seeds) for b in benchmarks for o in optimizers]
+    tasks = [Task(o, b, s, limit, surrogate) for s in range(seed_from, seeds) for b in benchmarks
+             for o in optimizers]
     return sorted(tasks, key=lambda t: (slow.get(t.optimizer, 0), t.seed, t.benchmark, t.optimizer))
 
 
@@ -349,6 +351,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     ap.add_argument("--optimizers", default="all", help=f"comma-separated, from {','.join(OPTIMIZERS)}")
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    ap.add_argument("--seed-from", type=int, default=0,
+                    help="first seed (default 0): --seed-from 10 --seeds 20 runs seeds 10..19 only, to add "
+                         "seeds to an earlier results file with --add-to")
     ap.add_argument("--budget", type=float, default=100.0, help="full-evaluation equivalents per run (100)")
     ap.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="worker processes (at most 2)")
     ap.add_argument("--out", default=None, help="results file (default: the --replace-in file, else "
@@ -357,6 +362,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--surrogate", default="et", choices=SURROGATES,
                     help="the benchmarks' surrogate: et (extremely randomized trees, the reported one) or gp "
                          "(a Gaussian process, to check that a ranking does not hinge on a tree surrogate)")
+    ap.add_argument("--add-to", default="",
+                    help="an earlier results file: this run's runs (new seeds) are added to its runs, which are "
+                         "all kept; written to --out, and the file's notes record it")
     ap.add_argument("--replace-in", default="",
                     help="an earlier results file: this run's optimizers replace their runs there, every "
                          "other run is kept, and the file's notes record it")
@@ -377,6 +385,26 @@ def replace_runs(path: Path, meta: dict, runs: list[dict], optimizers: list[str]
     return head, merged
 
 
+def add_runs(path: Path, meta: dict, runs: list[dict], check_only: bool = False) -> tuple[dict, list[dict]]:
+    """The runs of ``path`` and ``runs`` (which must not repeat any of them); its header, with a note
+    saying what was added, when, on which commit, with which command and peer versions."""
+    old = json.loads(path.read_text())
+    key = lambda r: (r["benchmark"], r["optimizer"], r["seed"])  # noqa: E731
+    clash = {key(r) for r in old["runs"]} & {key(r) for r in runs}
+    if clash:
+        raise SystemExit(f"{path} already has runs of {sorted(clash)[:5]}: --add-to adds new seeds only")
+    if check_only:
+        return {}, []
+    head = dict(old["meta"])
+    head["seeds"] = len({r["seed"] for r in old["runs"] + runs})
+    head["notes"] = [*head.get("notes", []), (
+        f"Added {meta['date']} (git {meta['git_commit']}, uncommitted tunestack files: "
+        f"{meta['uncommitted_tunestack_files'] or 'none'}, versions {meta['versions']}): {len(runs)} runs of "
+        f"seeds {meta['seed_from']}-{meta['seeds'] - 1} with `{meta['command']}`; the {len(old['runs'])} earlier "
+        f"runs are unchanged.")]
+    return head, sorted(old["runs"] + runs, key=key)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if hasattr(os, "nice"):
@@ -392,7 +420,12 @@ def main(argv: list[str] | None = None) -> int:
     for o, why in skipped.items():
         print(f"skipping {o}: {why}", flush=True)
     t0 = time.perf_counter()
-    tasks = make_tasks(benchmarks, optimizers, args.seeds, args.budget, args.surrogate)
+    if args.add_to and (args.replace_in or not args.out):
+        raise SystemExit("--add-to needs --out (the earlier file is kept as it is), and not --replace-in")
+    tasks = make_tasks(benchmarks, optimizers, args.seeds, args.budget, args.surrogate, args.seed_from)
+    if args.add_to:  # before the runs: a clash would be found only after hours of them
+        add_runs(Path(args.add_to), {}, [{"benchmark": t.benchmark, "optimizer": t.optimizer, "seed": t.seed}
+                                          for t in tasks], check_only=True)
     runs, failed = execute(tasks, args.jobs)
     runs.sort(key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
     stale = sorted({f"{r['optimizer']}/{r['benchmark']}" for r in runs
@@ -402,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: code or data of {stale} changed during this run; run the same command again", flush=True)
     meta = {
         "command": command_line(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
-        "git_commit": git_commit(), "seeds": args.seeds, "budget": args.budget, "jobs": args.jobs,
+        "git_commit": git_commit(), "seeds": args.seeds, "seed_from": args.seed_from, "budget": args.budget,
+        "jobs": args.jobs,
         "wall_s_this_invocation": round(time.perf_counter() - t0, 1), "load": load_note(),
         "runs_from_cache": sum(bool(r.get("from_cache")) for r in runs),
         "compute_s": {"wall": round(sum(r["wall_s"] for r in runs), 1),
@@ -422,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or args.replace_in or RESULTS / "one_worker.json")
     if args.replace_in:
         meta, runs = replace_runs(Path(args.replace_in), meta, runs, optimizers)
+    elif args.add_to:
+        meta, runs = add_runs(Path(args.add_to), meta, runs)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"meta": meta, "runs": runs}, separators=(",", ":")))
     print(f"wrote {out} ({len(runs)} runs, {len(failed)} failed)")

@@ -124,7 +124,10 @@ def _optuna_hb(ev: Evaluator, seed: int, limit: float) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
+        # a named study: HyperbandPruner puts a trial in a bracket by a CRC of the study's name and the
+        # trial's number, and the default name is a fresh UUID, so unnamed runs were not reproducible
+        study = optuna.create_study(direction="minimize", study_name=f"optuna_hb-seed{seed}",
+                                    sampler=optuna.samplers.TPESampler(seed=seed),
                                     pruner=optuna.pruners.HyperbandPruner(min_resource=lo, max_resource=hi,
                                                                           reduction_factor=int(ETA)))
         study.optimize(objective, n_trials=10 ** 6, callbacks=[stop_when_spent])

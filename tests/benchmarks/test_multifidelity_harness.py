@@ -135,6 +135,13 @@ def test_optuna_hyperband_is_charged_the_epochs_it_trained(ev):
     assert rec["budget_used"] == pytest.approx(3.0) and rec["n_evals"] == 81
 
 
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="optuna is not installed here")
+def test_optuna_hyperband_runs_are_reproducible(ev):
+    """Its pruner picks a trial's bracket by a CRC of the study's name, a fresh UUID unless named."""
+    runs = [opt.run_optimizer("optuna_hb", ev, seed=3, limit=12.0)["improvements"] for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
 def _fake_results() -> tuple[dict, list[dict]]:
     meta = {"budget": 100.0, "seeds": 3, "optimizers": ["bohb", "random", "dehb"],
             "data": {"b1": {"optimum": 0.1}, "b2": {"optimum": 0.0}}}

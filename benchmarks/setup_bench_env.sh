@@ -10,9 +10,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if "$VENV/bin/python" -c "import tunestack, optuna, hyperopt, smac, cma, torch" 2>/dev/null; then
     echo "$VENV is ready"
-    exit 0
+else
+    # the peers at the versions of the reported runs (pip constraints)
+    "$VENV/bin/pip" install -c benchmarks/peer_versions.txt "torch==2.13.0" -e ".[dev,bench]"
 fi
-"$VENV/bin/pip" install "torch==2.13.0" -e ".[dev,bench]"
+"$VENV/bin/pip" install -q -c benchmarks/peer_versions.txt optuna smac hyperopt cma ConfigSpace
 # versions from the installed distributions (smac 2.4 has no smac.__version__)
 "$VENV/bin/python" -c "from importlib.metadata import version as v; \
 print('bench env:', ', '.join(f'{d} {v(d)}' for d in ('numpy', 'ConfigSpace', 'optuna', 'smac', 'hyperopt', 'cma')))"

@@ -188,3 +188,17 @@ def test_num_samples_minus_one_hands_out_trials_until_the_job_is_stopped(tmp_pat
         c.on_result(rid, {"loss": _loss(cfg), "training_iteration": 1})
         c.on_complete(rid, {"loss": _loss(cfg), "training_iteration": 1}, False)
     assert not c.search_finished and len(c.trials) == 40
+
+
+def test_a_job_saved_without_a_scheduler_resumes_without_one(tmp_path):
+    """fifo with max_budget now runs fifo's core; a job saved before ran with none, and its trials are
+    unknown to a fresh core (a result of one raised 'unknown trial'): it goes on as it ran."""
+    a = _coordinator(tmp_path)
+    a.suggest("r1")
+    a.on_result("r1", {"loss": 0.5, "training_iteration": 1})
+    c = _restored(tmp_path, a.state_dict(), scheduler="fifo")
+    assert c.scheduler is None
+    assert c.on_result("r1", {"loss": 0.4, "training_iteration": 2}) == "continue"
+    saved = _coordinator(tmp_path, scheduler="fifo")
+    saved.suggest("r1")
+    assert _restored(tmp_path, saved.state_dict(), scheduler="fifo").scheduler is not None

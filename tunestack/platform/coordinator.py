@@ -337,6 +337,8 @@ class Coordinator:
         self.searcher.load_state_dict(state["searcher"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        elif getattr(self.scheduler, "name", None) == "fifo":
+            self.scheduler = None  # saved before fifo's core capped trials at max_budget: it goes on as it ran
         self.trials = {}
         for rid, d in state["trials"].items():
             self.trials[rid] = TrialInfo(d["sid"], d["status"], d["last_value"], d["budget"], d["outcome"],

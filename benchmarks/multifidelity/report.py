@@ -139,9 +139,11 @@ def markdown(meta: dict, runs: list[dict]) -> str:
     limit = float(meta["budget"])
     at = [a for a in AT if a <= limit] or [limit]
     lines = ["# Multi-fidelity benchmark: one worker, budget in full-evaluation equivalents\n",
-             f"Command: `{meta['command']}` (git {meta['git_commit']}, {meta['date']}, {meta['seeds']} seeds, "
-             f"{limit:g} full-evaluation equivalents per run, wall time of this invocation "
-             f"{meta['wall_s_this_invocation']:.0f} s).\n",
+             f"Command: `{meta['command']}` (git {meta['git_commit']}, {meta['date']}, "
+             f"{meta.get('seeds_first', meta['seeds'])} seeds, {limit:g} full-evaluation equivalents per run, "
+             f"wall time of this invocation {meta['wall_s_this_invocation']:.0f} s).\n",
+             *[f"Seeds {a['seeds']} added: `{a['command']}` (git {a['git_commit']}, {a['date']}, wall time "
+               f"{a['wall_s_this_invocation']:.0f} s); {meta['seeds']} seeds in all.\n" for a in meta.get("added", [])],
              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".\n",
              "Data (surrogate mode): " + "; ".join(
                  f"`{b}` {d['configs']} configs, budgets {d['budgets'][0]}..{d['budgets'][1]}, optimum "

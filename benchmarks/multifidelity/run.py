@@ -385,24 +385,36 @@ def replace_runs(path: Path, meta: dict, runs: list[dict], optimizers: list[str]
     return head, merged
 
 
-def add_runs(path: Path, meta: dict, runs: list[dict], check_only: bool = False) -> tuple[dict, list[dict]]:
-    """The runs of ``path`` and ``runs`` (which must not repeat any of them); its header, with a note
-    saying what was added, when, on which commit, with which command and peer versions."""
+def _run_key(r: dict) -> tuple:
+    return r["benchmark"], r["optimizer"], r["seed"]
+
+
+def refuse_overlap(path: Path, keys: set[tuple]) -> dict:
+    """The results file at ``path``, if it has no run of ``keys`` (benchmark, optimizer, seed)."""
     old = json.loads(path.read_text())
-    key = lambda r: (r["benchmark"], r["optimizer"], r["seed"])  # noqa: E731
-    clash = {key(r) for r in old["runs"]} & {key(r) for r in runs}
+    clash = {_run_key(r) for r in old["runs"]} & keys
     if clash:
         raise SystemExit(f"{path} already has runs of {sorted(clash)[:5]}: --add-to adds new seeds only")
-    if check_only:
-        return {}, []
+    return old
+
+
+def add_runs(path: Path, meta: dict, runs: list[dict]) -> tuple[dict, list[dict]]:
+    """The runs of ``path`` and ``runs`` (which must not repeat any of them); its header, its seed count
+    the union's, with the addition (command, commit, date, seeds, wall time, versions) in ``added`` and
+    in its notes."""
+    old = refuse_overlap(path, {_run_key(r) for r in runs})
     head = dict(old["meta"])
+    head.setdefault("seeds_first", head["seeds"])
     head["seeds"] = len({r["seed"] for r in old["runs"] + runs})
+    seeds = f"{meta['seed_from']}-{meta['seeds'] - 1}"
+    head["added"] = [*head.get("added", []), {k: meta[k] for k in ("command", "git_commit", "date",
+                                                                    "wall_s_this_invocation", "versions")}
+                     | {"seeds": seeds}]
     head["notes"] = [*head.get("notes", []), (
         f"Added {meta['date']} (git {meta['git_commit']}, uncommitted tunestack files: "
         f"{meta['uncommitted_tunestack_files'] or 'none'}, versions {meta['versions']}): {len(runs)} runs of "
-        f"seeds {meta['seed_from']}-{meta['seeds'] - 1} with `{meta['command']}`; the {len(old['runs'])} earlier "
-        f"runs are unchanged.")]
-    return head, sorted(old["runs"] + runs, key=key)
+        f"seeds {seeds} with `{meta['command']}`; the {len(old['runs'])} earlier runs are unchanged.")]
+    return head, sorted(old["runs"] + runs, key=_run_key)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -424,8 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--add-to needs --out (the earlier file is kept as it is), and not --replace-in")
     tasks = make_tasks(benchmarks, optimizers, args.seeds, args.budget, args.surrogate, args.seed_from)
     if args.add_to:  # before the runs: a clash would be found only after hours of them
-        add_runs(Path(args.add_to), {}, [{"benchmark": t.benchmark, "optimizer": t.optimizer, "seed": t.seed}
-                                          for t in tasks], check_only=True)
+        refuse_overlap(Path(args.add_to), {(t.benchmark, t.optimizer, t.seed) for t in tasks})
     runs, failed = execute(tasks, args.jobs)
     runs.sort(key=lambda r: (r["benchmark"], r["optimizer"], r["seed"]))
     stale = sorted({f"{r['optimizer']}/{r['benchmark']}" for r in runs

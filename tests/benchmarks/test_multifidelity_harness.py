@@ -264,7 +264,7 @@ def test_replace_runs_swaps_one_optimizers_runs_and_notes_it(tmp_path):
 
 
 def test_add_runs_adds_new_seeds_and_refuses_runs_it_has(tmp_path):
-    from benchmarks.multifidelity.run import add_runs
+    from benchmarks.multifidelity.run import add_runs, refuse_overlap
 
     def run(o, s, v):
         return {"optimizer": o, "benchmark": "gbm", "seed": s, "improvements": [[1.0, v]]}
@@ -273,10 +273,15 @@ def test_add_runs_adds_new_seeds_and_refuses_runs_it_has(tmp_path):
     path.write_text(json.dumps({"meta": {"command": "first", "seeds": 2, "notes": []},
                                 "runs": [run(o, s, 0.5) for o in ("bohb", "dehb") for s in (0, 1)]}))
     new_meta = {"date": "D", "git_commit": "abc", "uncommitted_tunestack_files": [], "command": "more",
-                "versions": {"dehb": "0.1.2"}, "seed_from": 2, "seeds": 4}
+                "versions": {"dehb": "0.1.2"}, "seed_from": 2, "seeds": 4, "wall_s_this_invocation": 7.0}
     head, runs = add_runs(path, new_meta, [run(o, s, 0.1) for o in ("bohb", "dehb") for s in (2, 3)])
-    assert len(runs) == 8 and head["seeds"] == 4 and head["command"] == "first"
+    assert len(runs) == 8 and head["seeds"] == 4 and head["seeds_first"] == 2 and head["command"] == "first"
     assert sorted({(r["seed"], r["improvements"][0][1]) for r in runs}) == [(0, 0.5), (1, 0.5), (2, 0.1), (3, 0.1)]
     assert "seeds 2-3" in head["notes"][0] and "`more`" in head["notes"][0] and "dehb" in head["notes"][0]
-    with pytest.raises(SystemExit, match="already has runs"):
-        add_runs(path, new_meta, [run("bohb", 1, 0.1)], check_only=True)
+    assert head["added"] == [{"command": "more", "git_commit": "abc", "date": "D", "wall_s_this_invocation": 7.0,
+                              "versions": {"dehb": "0.1.2"}, "seeds": "2-3"}]
+    for refused in (lambda: refuse_overlap(path, {("gbm", "bohb", 1)}),
+                    lambda: add_runs(path, new_meta, [run("bohb", 1, 0.1)])):
+        with pytest.raises(SystemExit, match="already has runs"):
+            refused()
+    assert refuse_overlap(path, {("gbm", "bohb", 2)})["meta"]["command"] == "first"

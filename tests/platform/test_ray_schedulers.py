@@ -122,12 +122,14 @@ def test_fewer_samples_than_a_bracket_still_train_one_to_max_budget(ray_local, t
 
 def test_max_budget_without_a_scheduler_ends_each_trial_there(ray_local, mlflow_uri, tmp_path):
     """fifo with max_budget=2: trials trained on to the end of the function (9 epochs) and kept that value.
-    The report past max_budget, which stops a trial, is not the trial's: MLflow showed it as the latest."""
+    The report past max_budget, which stops a trial, is not the trial's: MLflow showed it as the latest,
+    and its checkpoint (epoch 2, a model trained past the value) was the best checkpoint."""
     result = curve.tune(num_samples=2, max_budget=2, seed=0, name="fifo-max-budget", storage_path=str(tmp_path),
                         tracking_uri=mlflow_uri, verbose=0)
     table = result.table
     assert (table["budget"] == 2).all() and (table["status"] == "completed").all(), table
     assert table["value"].tolist() == pytest.approx((table["config/x"] ** 2 + 1 / 2).tolist())
+    assert ts.load_checkpoint(result.best_checkpoint) == {"epoch": 1}  # the report at budget 2
     client, parent, children = runs_of(mlflow_uri, "fifo-max-budget")
     by_id = {c.data.tags["tunestack.trial_id"]: c for c in children}
     for _, row in table.iterrows():

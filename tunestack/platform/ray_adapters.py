@@ -12,7 +12,9 @@ import os
 import time
 from typing import Any
 
+from ray.tune import Callback
 from ray.tune.experiment import Trial
+from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.stopper import TimeoutStopper
@@ -20,7 +22,7 @@ from ray.tune.stopper import TimeoutStopper
 from .coordinator import FINISHED, Coordinator
 from .tracking import live, register_live
 
-__all__ = ["RaySearcher", "RayScheduler"]
+__all__ = ["RaySearcher", "RayScheduler", "KeepCheckpointAtMaxBudget"]
 
 log = logging.getLogger("tunestack")
 SNAPSHOT_EVERY_S = 5.0  # the shortest interval between experiment snapshots forced after trial ends
@@ -208,3 +210,18 @@ class TimeBudget(TimeoutStopper):
             register_live(self.job_id, time_budget_reached=True)
             return True
         return False
+
+
+class KeepCheckpointAtMaxBudget(Callback):
+    """A report past max_budget stops a trial that trains on, but it is not the trial's: its value stays
+    the one at max_budget.  Ray would still register the checkpoint sent with it, and keeps one per trial,
+    so the best trial's checkpoint would be of a model trained past the value it reports.  Callbacks see
+    the result before Ray reads its checkpoint flag (and may change it), so the flag is cleared here."""
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Trial, result: dict, **info: Any) -> None:
+        coord = live(self.job_id, "coordinator")
+        if coord is not None and coord.past_its_end(trial.trial_id, result):
+            result[SHOULD_CHECKPOINT] = False

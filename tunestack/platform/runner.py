@@ -64,7 +64,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
     """Run (or resume) a tuning job of ``fn`` over ``space`` as described by ``spec``."""
     from ray import tune
 
-    from .ray_adapters import RayScheduler, RaySearcher, TimeBudget
+    from .ray_adapters import KeepCheckpointAtMaxBudget, RayScheduler, RaySearcher, TimeBudget
     from .tracking import TrackingCallback, TrackingClient, live, register_live
 
     spec.check()
@@ -139,7 +139,7 @@ def run_job(fn: Callable[[dict], Any], space: Any, spec: JobSpec, address: str |
                     # where the job is now (a resumed job's directory may have been moved or renamed)
                     name=os.path.basename(job_dir), storage_path=os.path.dirname(job_dir), verbose=0,
                     stop=None if spec.time_budget_s is None else TimeBudget(spec.time_budget_s, spec.job_id),
-                    callbacks=[TrackingCallback(spec.job_id, spec.metric)],
+                    callbacks=[KeepCheckpointAtMaxBudget(spec.job_id), TrackingCallback(spec.job_id, spec.metric)],
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                     failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
             )

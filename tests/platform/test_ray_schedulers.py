@@ -1,6 +1,7 @@
 """Scheduler cores on Ray: pause with a checkpoint, resume from it, stop losers, never stall."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 
@@ -130,6 +131,9 @@ def test_max_budget_without_a_scheduler_ends_each_trial_there(ray_local, mlflow_
     assert (table["budget"] == 2).all() and (table["status"] == "completed").all(), table
     assert table["value"].tolist() == pytest.approx((table["config/x"] ** 2 + 1 / 2).tolist())
     assert ts.load_checkpoint(result.best_checkpoint) == {"epoch": 1}  # the report at budget 2
+    # and the stopping report's checkpoint, which nothing uses, is not left in the trials' directories
+    ckpts = glob.glob(os.path.join(result.path, "*", "checkpoint_*"))
+    assert len(ckpts) == 2 and all(ts.load_checkpoint(c) == {"epoch": 1} for c in ckpts), ckpts
     client, parent, children = runs_of(mlflow_uri, "fifo-max-budget")
     by_id = {c.data.tags["tunestack.trial_id"]: c for c in children}
     for _, row in table.iterrows():

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from typing import Any
 
@@ -216,7 +217,9 @@ class KeepCheckpointAtMaxBudget(Callback):
     """A report past max_budget stops a trial that trains on, but it is not the trial's: its value stays
     the one at max_budget.  Ray would still register the checkpoint sent with it, and keeps one per trial,
     so the best trial's checkpoint would be of a model trained past the value it reports.  Callbacks see
-    the result before Ray reads its checkpoint flag (and may change it), so the flag is cleared here."""
+    the result before Ray reads its checkpoint flag (and may change it), so the flag is cleared here, and
+    the checkpoint's directory, which the trial already wrote and nothing will use, is removed (on a
+    local or shared file system; a cloud URI is left alone)."""
 
     def __init__(self, job_id: str):
         self.job_id = job_id
@@ -225,3 +228,7 @@ class KeepCheckpointAtMaxBudget(Callback):
         coord = live(self.job_id, "coordinator")
         if coord is not None and coord.past_its_end(trial.trial_id, result):
             result[SHOULD_CHECKPOINT] = False
+            name = result.get("checkpoint_dir_name")
+            unused = os.path.join(trial.path, name) if name and trial.path else None
+            if unused and os.path.basename(unused).startswith("checkpoint_") and os.path.isdir(unused):
+                shutil.rmtree(unused, ignore_errors=True)

@@ -56,13 +56,15 @@ def train(config: dict) -> None:
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
     kwargs = {"momentum": 0.9} if config["optimizer"] == "sgd" else {}
     optimizer = opt_cls(model.parameters(), lr=config["lr"], **kwargs)
+    gen = torch.Generator().manual_seed(1)  # the order of the training examples
     start = 0
     if (ckpt := ts.load_checkpoint()) is not None:  # resumed after a pause or a driver restart
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        gen.set_state(ckpt["shuffle_rng"])  # the random states too, so a paused and resumed trial
+        torch.set_rng_state(ckpt["torch_rng"])  # trains exactly as one that never paused (dropout)
         start = ckpt["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(1)
     for epoch in range(start, config["epochs"]):
         model.train()
         order = torch.randperm(len(x_tr), generator=gen)
@@ -77,8 +79,8 @@ def train(config: dict) -> None:
             val_loss = loss_fn(logits, y_va).item()
             val_acc = (logits.argmax(1) == y_va).float().mean().item()
         ts.report(val_loss=val_loss, val_acc=val_acc,
-                  checkpoint={"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                              "epoch": epoch})
+                  checkpoint={"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                              "shuffle_rng": gen.get_state(), "torch_rng": torch.get_rng_state()})
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ def ray_train(config: dict) -> None:
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.SGD
     kwargs = {"momentum": 0.9} if config["optimizer"] == "sgd" else {}
     optimizer = opt_cls(model.parameters(), lr=config["lr"], **kwargs)
+    gen = torch.Generator().manual_seed(1)
     start = 0
     ckpt = tune.get_checkpoint()
     if ckpt is not None:  # resumed after a pause (HyperBandForBOHB pauses trials)
@@ -63,9 +64,10 @@ def ray_train(config: dict) -> None:
             state = torch.load(os.path.join(d, "state.pt"))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
         start = state["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(1)
     for epoch in range(start, config["epochs"]):
         model.train()
         order = torch.randperm(len(x_tr), generator=gen)
@@ -80,7 +82,8 @@ def ray_train(config: dict) -> None:
             val_loss = loss_fn(logits, y_va).item()
             val_acc = (logits.argmax(1) == y_va).float().mean().item()
         with tempfile.TemporaryDirectory() as d:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch},
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                        "shuffle_rng": gen.get_state(), "torch_rng": torch.get_rng_state()},
                        os.path.join(d, "state.pt"))
             tune.report({"val_loss": val_loss, "val_acc": val_acc}, checkpoint=tune.Checkpoint.from_directory(d))
 

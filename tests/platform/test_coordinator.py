@@ -135,6 +135,29 @@ def test_a_report_past_max_budget_is_stopped_and_does_not_replace_the_value_at_m
     assert a.best(max_budget=4) == ("r1", pytest.approx(0.25))
 
 
+def test_a_function_that_returns_below_max_budget_is_completed_and_said_so(tmp_path, caplog):
+    """A function that only returns a value (one report) under a scheduler with max_budget=4: it counts as
+    completed at its budget, the reason says it returned below max_budget, and the log says so once."""
+    a = _coordinator(tmp_path, scheduler="fifo", num_samples=3)
+    for rid in ("r1", "r2"):
+        a.suggest(rid)
+        a.on_result(rid, {"loss": 0.5, "training_iteration": 1})
+        with caplog.at_level("WARNING", logger="tunestack"):
+            a.on_complete(rid, {"loss": 0.5, "training_iteration": 1}, False)
+    a.suggest("r3")  # one that trains to max_budget: plain "completed"
+    for b in (1, 2, 3, 4):
+        a.on_result("r3", {"loss": 0.1, "training_iteration": b})
+    a.on_complete("r3", {"loss": 0.1, "training_iteration": 4}, False)
+    assert a.trials["r1"].outcome == "completed: its function returned at budget 1, below max_budget=4"
+    assert a.trials["r3"].outcome == "completed"
+    said = [r for r in caplog.records if "returned at budget 1, below max_budget=4" in r.getMessage()]
+    assert len(said) == 1 and "r1" in said[0].getMessage()
+    plain = _coordinator(tmp_path, scheduler=None, num_samples=1)  # no scheduler, no max_budget: nothing to say
+    plain.suggest("p1")
+    plain.on_complete("p1", {"loss": 0.5, "training_iteration": 1}, False)
+    assert plain.trials["p1"].outcome == "completed"
+
+
 def _predicting(c):
     """Make the coordinator's scheduler stop every trial at budget 2 on a prediction of 0.7, as lce does."""
     from tunestack.schedulers.base import Decision

@@ -8,6 +8,7 @@ document (``state_dict``) whenever Ray checkpoints the experiment.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ class Coordinator:
         # seconds, so after a driver kill this is what keeps finished trials from being lost or re-run
         self.journal_path: str | None = None
         self.unsaved_ends = 0  # trials ended since Ray last saved the experiment
+        self._warned_short = False  # a function that returned below max_budget was warned of
         # after a restore: suggestions whose Ray trial the restored experiment does not hold (Ray's
         # snapshot was older than ours), handed out again to new Ray trials before anything new is asked
         self.reissue: list[str] = []
@@ -257,6 +259,11 @@ class Coordinator:
             info.outcome = "failed: the metric is not a finite number"
         elif not info.outcome:
             info.outcome = "completed"
+            end = getattr(self.scheduler, "max_budget", math.inf)
+            if self.scheduler is not None and info.budget and info.budget < end * (1 - 1e-9):
+                # the function returned before max_budget
+                info.outcome = f"completed: its function returned at budget {info.budget:g}, below max_budget={end:g}"
+                self._warn_short(ray_id, info.budget, end)
         if self.scheduler is None:
             self.searcher.tell(info.sid, None if error else info.last_value)
             info.told = True
@@ -272,6 +279,17 @@ class Coordinator:
         if ray_id in self.resume_queue:
             self.resume_queue.remove(ray_id)
         self.finished_order.append(ray_id)
+
+    def _warn_short(self, ray_id: str, budget: float, end: float) -> None:
+        if getattr(self, "_warned_short", False):  # a coordinator pickled before this flag has none
+            return
+        self._warned_short = True
+        logging.getLogger("tunestack").warning(
+            "tunestack: trial %s's function returned at budget %g, below max_budget=%g; it counts as "
+            "completed with its last value there (table reason says so). A scheduler compares trials at "
+            "budgets from min_budget to max_budget: report once per step up to max_budget (ts.report(...) "
+            "each epoch, with checkpoint= for the schedulers that pause), or set max_budget to what the "
+            "function trains. (Said once per job.)", ray_id, budget, end)
 
     # ---- the scheduler side ---------------------------------------------------------------------
     def choose(self, ray_status: Mapping[str, str]) -> tuple[str | None, list[str]]:

@@ -582,7 +582,10 @@ def test_num_samples_minus_one_runs_trials_until_the_time_budget(ray_local, tmp_
     assert cut["reason"].str.startswith("stopped: time_budget_s=8 reached").all()
     never = cut[cut["budget"] == 0]
     assert never["reason"].str.endswith("before its first result").all()
-    assert result.best_value == pytest.approx(done["value"].min()) and not result.interrupted
+    # the best of every trial's last value: a trial the budget cut right after its last report (a race with
+    # its return) has its full value with status "stopped", and may be the best (seen in CI: 0.25007 < 0.25023)
+    assert result.best_value == pytest.approx(t["value"].dropna().min()) and not result.interrupted
+    assert result.best_value <= done["value"].min()
     # the budget counts the job's whole running time: a resume (the second one too, which Ray ends
     # before it looks at the budget) keeps the job as it ended, not as interrupted
     for _ in range(2):

@@ -61,8 +61,9 @@ def train(config: dict) -> None:
     if (ckpt := ts.load_checkpoint()) is not None:  # resumed after a pause or a driver restart
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        gen.set_state(ckpt["shuffle_rng"])  # the random states too, so a paused and resumed trial
-        torch.set_rng_state(ckpt["torch_rng"])  # trains exactly as one that never paused (dropout)
+        if "shuffle_rng" in ckpt:  # the random states too (older checkpoints of this example have none),
+            gen.set_state(ckpt["shuffle_rng"])  # so that a paused and resumed trial trains exactly as
+            torch.set_rng_state(ckpt["torch_rng"])  # one that never paused (shuffling, dropout)
         start = ckpt["epoch"] + 1
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(start, config["epochs"]):

@@ -4,6 +4,7 @@ random states -- the shuffling order and dropout's -- all come back)."""
 from __future__ import annotations
 
 import importlib.util
+import math
 import io
 from pathlib import Path
 
@@ -53,3 +54,15 @@ def test_a_resumed_trial_trains_as_one_that_never_paused(monkeypatch):
     again = _run(monkeypatch, ex.train, resume_from=straight[0][1])  # paused after epoch 0
     assert [v for v, _ in again] == [v for v, _ in straight[1:]]
     assert len(set(v for v, _ in straight)) == len(straight)  # the losses move: the equalities say something
+
+
+def test_a_checkpoint_of_the_example_before_it_saved_random_states_still_resumes(monkeypatch):
+    """A job started with the example as it was (no random states in its checkpoints) resumes with it."""
+    ex = _example()
+    straight = _run(monkeypatch, ex.train)
+    old = torch.load(io.BytesIO(straight[1][1]), weights_only=True)
+    del old["shuffle_rng"], old["torch_rng"]
+    buf = io.BytesIO()
+    torch.save(old, buf)
+    resumed = _run(monkeypatch, ex.train, resume_from=buf.getvalue())
+    assert len(resumed) == 2 and all(math.isfinite(v) for v, _ in resumed)  # two epochs trained

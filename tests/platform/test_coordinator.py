@@ -135,6 +135,25 @@ def test_a_report_past_max_budget_is_stopped_and_does_not_replace_the_value_at_m
     assert a.best(max_budget=4) == ("r1", pytest.approx(0.25))
 
 
+def test_a_trial_resumed_from_before_its_report_at_max_budget_runs_to_its_end(tmp_path):
+    """A Ctrl-C or kill caught a trial between its report at max_budget and its return, before Ray saved
+    that report's checkpoint: the resume restarts its function from the checkpoint before, so it reports
+    max_budget again.  It was stopped there (the code after its training loop never ran, CI 2026-12-07: 9
+    completion marks of 10); now it runs on to its end, and its value stays the one first reported."""
+    a = _coordinator(tmp_path, scheduler="fifo", num_samples=1)
+    a.suggest("r1")
+    for b in (1, 2, 3, 4):
+        a.on_result("r1", {"loss": 1.0 / b, "training_iteration": b})
+    b = _restored(tmp_path, a.state_dict(), scheduler="fifo", num_samples=1)  # the driver's last snapshot
+    assert b.trials["r1"].outcome == "completed" and b.trials["r1"].status != "done"
+    assert b.on_result("r1", {"loss": 0.3, "training_iteration": 4}) == "continue"  # retrained, not equal
+    assert b.on_result("r1", {"loss": 0.01, "training_iteration": 5}) == "stop"  # past max_budget, as ever
+    b.on_complete("r1", {"loss": 0.01, "training_iteration": 5}, False)
+    t = b.trials["r1"]
+    assert t.outcome == "completed" and t.budget == 4 and t.last_value == pytest.approx(0.25)
+    assert b.best(max_budget=4) == ("r1", pytest.approx(0.25))
+
+
 def test_a_function_that_returns_below_max_budget_is_completed_and_said_so(tmp_path, caplog):
     """A function that only returns a value (one report) under a scheduler with max_budget=4: it counts as
     completed at its budget, the reason says it returned below max_budget, and the log says so once."""

@@ -119,10 +119,14 @@ class Coordinator:
         info = self.trials.get(ray_id)
         if info is None:
             return "continue"
-        if info.outcome == "completed":  # a report past max_budget: the trial is over, keep its result
-            return "stop"
-        value = _finite(result.get(self.metric))
         budget = float(result.get(self.budget_attr) or 0.0)
+        if info.outcome == "completed":
+            # A report past max_budget: the trial is over, keep its result.  One at a budget it had reached
+            # comes from its function restarted from an earlier checkpoint by a resume (a Ctrl-C or kill
+            # caught it between its report at max_budget and its return, before Ray saved that report's
+            # checkpoint): it runs on to its end, so the code after its loop runs; its value stays.
+            return "stop" if budget > info.budget else "continue"
+        value = _finite(result.get(self.metric))
         info.last_value, info.budget = value, max(info.budget, budget)
         if self.scheduler is None:
             return "continue"

@@ -211,7 +211,8 @@ class Coordinator:
         value = None if rec["error"] else rec["value"]
         history = [(float(b), v) for b, v in rec.get("history") or []]
         if self.scheduler is None or not history:
-            budget = None if self.scheduler is None else (rec["budget"] or None)
+            budget = None if self.scheduler is None else (
+                rec["budget"] or (self.scheduler.min_budget if rec["error"] else None))
             sid = self.searcher.add_observation(rec["config"], value, budget=budget)
         else:
             sid = self.searcher.add_observation(rec["config"], history[0][1], budget=history[0][0])
@@ -276,9 +277,10 @@ class Coordinator:
                 self.scheduler.on_failure(ray_id)
             else:
                 self.scheduler.on_complete(ray_id)
-            if not info.told:
+            if not info.told:  # a trial that failed before its first report failed at the first budget
+                first = self.scheduler.min_budget if error else None
                 self.searcher.tell(info.sid, None if error else info.last_value,
-                                   budget=info.budget or None)
+                                   budget=info.budget or first)
                 info.told = True
         if ray_id in self.resume_queue:
             self.resume_queue.remove(ray_id)

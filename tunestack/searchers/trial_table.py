@@ -70,6 +70,10 @@ class TrialTable:
                 return b
         return False
 
+    def n_finite(self, budget: float | None) -> int:
+        """How many finite values there are at ``budget`` (the first rows of :meth:`data`)."""
+        return self._finite.get(budget, 0)
+
     def data(self, budget: float | None) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`Searcher.data` with ``impute_failures=True`` at one budget: finite rows in
         creation order, then failed rows (failed here or at a smaller budget) with the worst finite value."""

@@ -16,6 +16,7 @@ The failing regions (about a fifth of each space, chosen before any run, by what
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizers", default=",".join(OPTIMIZERS))
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--budget", type=float, default=100.0, help="full-evaluation equivalents (100)")
+    ap.add_argument("--out", default="", help="also write every run's record (JSON), for paired comparisons")
     args = ap.parse_args(argv)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
                             text=True).stdout.strip()
@@ -82,14 +84,18 @@ def main(argv: list[str] | None = None) -> int:
           f"git {commit}")
     print("| table | optimizer | trials failed, median (min-max) | trials | regret, median (min-max) |")
     print("|---|---|---|---|---|")
+    runs = []
     for bench in args.benchmarks.split(","):
         for name in args.optimizers.split(","):
             rows = [one(bench, name, s, args.budget) for s in range(args.seeds)]
+            runs += [dict(r, table=bench, optimizer=name, seed=s, git=commit) for s, r in enumerate(rows)]
             f = np.array([r["failed"] for r in rows])
             g = np.array([r["regret"] for r in rows])
             n = np.median([r["trials"] for r in rows])
             print(f"| {bench} | {name} | {np.median(f):.1%} ({f.min():.1%}-{f.max():.1%}) | {n:.0f} | "
                   f"{np.median(g):.4f} ({g.min():.4f}-{g.max():.4f}) |", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(runs, indent=1))
     return 0
 
 

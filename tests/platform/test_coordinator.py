@@ -179,23 +179,17 @@ def test_a_function_that_returns_below_max_budget_is_completed_and_said_so(tmp_p
 
 def test_a_trial_that_fails_before_its_first_report_fails_at_the_first_budget(tmp_path):
     """Under a scheduler the searcher's models are fit at budgets; a trial that raised before reporting was
-    told as a failed *final* result, which no budget's fit saw.  It is told at min_budget now, so it counts
-    as failed at every budget (searchers' ``data``), as one that raised after some reports does."""
-    a = _coordinator(tmp_path, scheduler="fifo", num_samples=3)
+    told as a failed *final* result, which no budget's fit sees.  It is told at min_budget now (as the
+    simulator tells a failure at its evaluation's budget), so the fit at min_budget counts it as bad."""
+    a = _coordinator(tmp_path, scheduler="asha", num_samples=4)
     a.suggest("r1")
     a.on_complete("r1", None, True)  # raised before its first report
     a.suggest("r2")
-    for b in (1, 2):
-        a.on_result("r2", {"loss": 0.5 / b, "training_iteration": b})
-    a.on_complete("r2", {"loss": 0.25, "training_iteration": 2}, True)  # raised after two reports
-    a.suggest("r3")
-    for b in (1, 2, 3, 4):
-        a.on_result("r3", {"loss": 0.1 / b, "training_iteration": b})
-    a.on_complete("r3", {"loss": 0.025, "training_iteration": 4}, False)
+    a.on_result("r2", {"loss": 0.5, "training_iteration": 1})  # a rung result: told at budget 1
     rec1, rec2 = (a.searcher.trials[a.trials[r].sid] for r in ("r1", "r2"))
-    assert rec1.results == {1.0: None} and rec2.results == {2.0: None}
-    X, y = a.searcher.data(4.0)  # r3's value, and both failures as bad as the worst value there
-    assert len(y) == 3 and list(y) == pytest.approx([0.025] * 3)
+    assert rec1.results == {1.0: None} and rec2.results == {1.0: 0.5}
+    X, y = a.searcher.data(1.0)  # r2's value, and r1 as bad as the worst value there
+    assert len(y) == 2 and list(y) == pytest.approx([0.5, 0.5])
     plain = _coordinator(tmp_path, scheduler=None, num_samples=1)  # no scheduler: a failed final, as ever
     plain.suggest("p1")
     plain.on_complete("p1", None, True)

@@ -379,58 +379,6 @@ def test_failures_count_as_bad():
     assert late_asks_below(True) < 0.5 * late_asks_below(False)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_failure_at_a_small_budget_counts_as_bad_at_the_model_budget(seed):
-    """Under a scheduler a trial fails at its first budget and is never promoted; the model moves to the
-    largest budget with enough results, where only promoted (good) trials are.  Those failures were
-    left out of that fit, and TPE's l / g ratio, large where g has no points, sent 37-39 of 40 asks into
-    the failing region (seeds 0-2, before the fix; rfbo 1-4, random search 10-12).  Now they count as
-    failed there: 0-1."""
-    def f(c, b):
-        return None if c["x"] > 0.8 else (c["x"] - 0.3) ** 2 + (c["y"] - 0.5) ** 2 + 1 / b
-
-    cs = CS.ConfigurationSpace()
-    cs.add([CS.Float("x", (0.0, 1.0)), CS.Float("y", (0.0, 1.0))])
-    s = create("tpe", cs, mode="min", seed=seed)
-    first = []
-    for _ in range(30):
-        sug = s.ask()
-        s.tell(sug.id, f(sug.config, 1), budget=1)
-        first.append(sug)
-    for sug in sorted((g for g in first if f(g.config, 1) is not None), key=lambda g: f(g.config, 1))[:4]:
-        s.tell(sug.id, f(sug.config, 9), budget=9)  # the four promoted
-    assert s.model_budget(s.min_points) == 9
-    X, y = s.data(9)
-    failed = [r for r in s.trials.values() if r.failed]
-    assert len(failed) >= 2 and len(y) == 4 + len(failed) and np.all(y[4:] == y[:4].max())
-    fails = 0
-    for _ in range(40):
-        sug = s.ask()
-        fails += f(sug.config, 1) is None
-        s.tell(sug.id, f(sug.config, 1), budget=1)
-    assert fails <= 4, fails
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_failures_never_enlarge_or_enter_the_good_set(seed):
-    """60 failures (the worst value) and 6 observations at the model budget: the good set is a quantile
-    of the 6 observations.  Counted among all 66 rows it held 10, so 4 failures were good kernels and
-    0 / 3 / 1 of 40 asks (seeds 0-2) went to the half of the space where every trial fails (now 0 / 0 / 1)."""
-    cs = CS.ConfigurationSpace()
-    cs.add([CS.Float("x", (0.0, 1.0)), CS.Float("y", (0.0, 1.0))])
-    rng = np.random.default_rng(seed)
-    s = create("tpe", cs, mode="min", seed=seed)
-    for _ in range(60):
-        s.add_observation({"x": 0.5 + 0.5 * rng.random(), "y": rng.random()}, None, budget=1)
-    for _ in range(6):
-        c = {"x": 0.5 * rng.random(), "y": rng.random()}
-        v = (c["x"] - 0.1) ** 2 + (c["y"] - 0.5) ** 2
-        s.tell(s.add_observation(c, v + 1, budget=1), v, budget=9)
-    (model,) = s._fit_budget(9.0)
-    assert model.good_size == model.n_good(6) < 6
-    assert sum(s.ask().config["x"] > 0.5 for _ in range(40)) <= 2
-
-
 def test_discrete_and_tiny_spaces_stay_valid():
     cs = CS.ConfigurationSpace()
     cs.add([CS.Integer("n", (1, 3)), CS.Categorical("c", ["a", "b"])])

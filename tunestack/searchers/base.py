@@ -57,11 +57,6 @@ class TrialRecord:
     def failed(self) -> bool:
         return bool(self.results) and all(v is None for v in self.results.values())
 
-    def failed_before(self, budget: float | None) -> bool:
-        """Whether the trial ended failed (its largest budget's result is a failure) below ``budget``."""
-        b, v = self.last() if self.results else (FINAL, 0.0)
-        return v is None and budget_order(b) < budget_order(budget)
-
     def value_at(self, budget: float | None) -> float | None:
         return self.results.get(budget)
 
@@ -236,9 +231,7 @@ class Searcher:
         """(X, y) of the trials observed at ``budget`` (``True``: each trial's largest budget).
 
         Failures get the worst finite value observed at that budget when ``impute_failures``, else are
-        left out; a trial that failed at a smaller budget counts as failed here too (it would not have
-        got here, and a model fit at a large budget that sees only the trials promoted there would
-        otherwise propose the regions where trials fail).  ``X`` holds ``nan`` in inactive dimensions.
+        left out.  ``X`` holds ``nan`` in inactive dimensions.
         """
         xs, ys, failed = [], [], []
         for r in self.trials.values():
@@ -248,8 +241,6 @@ class Searcher:
                 _, v = r.last()
             elif budget in r.results:
                 v = r.results[budget]
-            elif r.failed_before(budget):
-                v = None  # it failed on the way: it never reaches this budget, and is as bad there
             else:
                 continue
             if v is None:

@@ -200,15 +200,13 @@ class TPESearcher(Searcher):
 
     def _fit_budget(self, budget: float | None) -> list[TPEModel]:
         X, y = self._table.data(budget)  # as self.data(budget): failures get the worst value, so bad
-        observed = np.arange(len(y)) < self._table.n_finite(budget)  # the failures come last
         d = self.dims
         models = []
         for cols in d.groups:
             rows = ~np.isnan(X[:, cols[0]])  # the observations where the group is active
             prior = (d.prior_mu[cols], d.prior_sigma[cols]) if d.has_prior else None
             models.append(TPEModel(X[rows][:, cols], y[rows], d.n_choices[cols],
-                                   lambda mu, cols=cols: d.cell_width(mu, cols), self.config, prior,
-                                   n_observed=int(np.sum(observed[rows]))))
+                                   lambda mu, cols=cols: d.cell_width(mu, cols), self.config, prior))
         return models
 
     # ---- hooks --------------------------------------------------------------------------------------

@@ -67,13 +67,11 @@ class TPEModel:
 
     def __init__(self, X: np.ndarray, y: np.ndarray, n_choices: np.ndarray,
                  cell_width: Callable[[np.ndarray], np.ndarray], cfg: TPEConfig,
-                 prior: tuple[np.ndarray, np.ndarray] | None = None, n_observed: int | None = None):
+                 prior: tuple[np.ndarray, np.ndarray] | None = None):
         self.n_choices, self.cell_width, self.cfg, self.prior = n_choices, cell_width, cfg, prior
         self.n_numeric = int(np.sum(n_choices == 0))
         order = np.argsort(y, kind="stable")
-        # ``n_observed``: the first rows are observations, the rest failures given the worst value; the
-        # good set is a quantile of the observations, so failures never enlarge it (nor enter it)
-        self.good_size = k = self.n_good(len(y) if n_observed is None else min(n_observed, len(y)))
+        k = self.n_good(len(y))
         X_good, X_bad = X[order[:k]], X[order[k:]]
         self.good_bw = self.bandwidths(X_good)
         self.bad_bw = self.bandwidths(X_bad)

@@ -27,7 +27,6 @@ class TrialTable:
         self._values: dict[float | None, dict[int, float | None]] = {}
         self._finite: dict[float | None, int] = {}
         self._pending: set[int] = set()
-        self._failed_at: dict[int, float] = {}  # row -> order of the budget it failed at, its last result
 
     @classmethod
     def from_records(cls, dim: int, records: Iterable[TrialRecord]) -> "TrialTable":
@@ -53,10 +52,6 @@ class TrialTable:
             before = slot.get(row, None) is not None
             slot[row] = v
             self._finite[b] = self._finite.get(b, 0) + (v is not None) - before
-        if rec.results and rec.last()[1] is None:
-            self._failed_at[row] = budget_order(rec.last()[0])
-        else:
-            self._failed_at.pop(row, None)
         if rec.pending:
             self._pending.add(row)
         else:
@@ -70,19 +65,13 @@ class TrialTable:
                 return b
         return False
 
-    def n_finite(self, budget: float | None) -> int:
-        """How many finite values there are at ``budget`` (the first rows of :meth:`data`)."""
-        return self._finite.get(budget, 0)
-
     def data(self, budget: float | None) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`Searcher.data` with ``impute_failures=True`` at one budget: finite rows in
-        creation order, then failed rows (failed here or at a smaller budget) with the worst finite value."""
+        creation order, then failed rows with the worst finite value."""
         slot = self._values.get(budget, {})
         rows = sorted(slot)
         ok = [r for r in rows if slot[r] is not None]
-        order = budget_order(budget)
-        failed = sorted([r for r in rows if slot[r] is None]
-                        + [r for r, at in self._failed_at.items() if at < order and r not in slot]) if ok else []
+        failed = [r for r in rows if slot[r] is None] if ok else []
         y = np.array([slot[r] for r in ok], dtype=float)
         if failed:
             y = np.concatenate([y, np.full(len(failed), y.max())])

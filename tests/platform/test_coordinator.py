@@ -196,6 +196,24 @@ def test_a_trial_that_fails_before_its_first_report_fails_at_the_first_budget(tm
     assert plain.searcher.trials[plain.trials["p1"].sid].results == {None: None}
 
 
+def test_a_paused_trial_that_a_restore_brings_back_pending_waits_for_its_promotion(tmp_path):
+    """Ray's restore makes every unfinished trial PENDING and starts every PENDING trial by itself, so a
+    trial paused at a rung before a Ctrl-C trained on unpromoted and ended between rungs (a user-style
+    Ctrl-C of tpe + asha, max_budget 4, eta 2: "stopped early: not promoted" at budget 3).  The coordinator
+    names such trials for the Ray adapter, which makes them PAUSED; they wait and resume when promoted."""
+    a = _coordinator(tmp_path, scheduler="asha", num_samples=3)
+    a.suggest("r1")
+    assert a.on_result("r1", {"loss": 0.1, "training_iteration": 1}) == "pause"
+    a.suggest("r2")
+    b = _restored(tmp_path, a.state_dict(), scheduler="asha", num_samples=3)
+    assert b.trials["r1"].status == "paused"
+    assert b.held_paused({"r1": "PENDING", "r2": "PENDING"}) == ["r1"]  # the adapter makes r1 PAUSED
+    assert b.choose({"r1": "PAUSED", "r2": "RUNNING"}) == (None, [])  # it waits
+    assert b.on_result("r2", {"loss": 0.9, "training_iteration": 1}) == "pause"
+    assert b.choose({"r1": "PAUSED", "r2": "PAUSED"}) == ("r1", [])  # promoted: resumed
+    assert b.trials["r1"].status == "running"
+
+
 def _predicting(c):
     """Make the coordinator's scheduler stop every trial at budget 2 on a prediction of 0.7, as lce does."""
     from tunestack.schedulers.base import Decision

@@ -298,6 +298,16 @@ class Coordinator:
             "function trains. (Said once per job.)", ray_id, budget, end)
 
     # ---- the scheduler side ---------------------------------------------------------------------
+    def held_paused(self, ray_status: Mapping[str, str]) -> list[str]:
+        """Ray ids that Ray holds PENDING while the scheduler holds them paused at a rung.
+
+        Ray's restore makes every unfinished trial PENDING, and Ray starts every PENDING trial by itself
+        (the scheduler's choice only comes first): a trial paused before the Ctrl-C or kill would train on
+        from its rung unpromoted, and then end between rungs.  The Ray adapter makes these PAUSED again,
+        so that they wait for a promotion."""
+        return [rid for rid, st in ray_status.items()
+                if st == "PENDING" and rid in self.trials and self.trials[rid].status == PAUSED]
+
     def choose(self, ray_status: Mapping[str, str]) -> tuple[str | None, list[str]]:
         """(Ray id to run next or None, Ray ids of paused trials to stop now).
 

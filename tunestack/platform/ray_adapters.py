@@ -188,9 +188,11 @@ class RayScheduler(TrialScheduler):
                 if done:
                     log.warning("tunestack: trial %s: the checkpoint the last snapshot named is gone (the "
                                 "driver was killed after a newer one replaced it); it %s", tid, done)
-        for tid in self.coordinator.held_paused({tid: t.status for tid, t in trials.items()}):
+        status = {tid: t.status for tid, t in trials.items()}
+        for tid in self.coordinator.held_paused(status):
             tune_controller._set_trial_status(trials[tid], Trial.PAUSED)  # see held_paused
-        run, stop = self.coordinator.choose({tid: t.status for tid, t in trials.items()})
+            status[tid] = Trial.PAUSED
+        run, stop = self.coordinator.choose(status)
         for tid in stop:
             tune_controller.stop_trial(trials[tid])
         return trials[run] if run is not None else None

@@ -1,7 +1,7 @@
 """TPE, random search, tpe_losers and rfbo under ASHA, on the development benchmarks (dev.py --extra).
 
 A check made after a toy function (branin plus a log-lr bowl and a categorical, 4-d, max_budget 27) had
-TPE + ASHA at median regret 3.7 against random + ASHA 1.9 (10 seeds; bohb 0.4): is TPE under a single
+TPE + ASHA at median regret 3.7 against random + ASHA 1.9 (10 seeds; bohb 0.4 on 5): is TPE under a single
 ASHA bracket worse than random sampling in general?  Run (2026-12-07, git 059bfd0)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/multifidelity/dev.py --variants asha_random,asha_tpe,asha_tpe_losers,asha_rfbo \

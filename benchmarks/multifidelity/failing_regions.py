@@ -21,6 +21,7 @@ import math
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -53,8 +54,6 @@ def one(bench: str, name: str, seed: int, budget: float) -> dict:
         return ev.budget_objective(config, b)
 
     searcher, scheduler = OPTIMIZERS[name]
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the simulator warns once of a NaN value
         res = simulate(objective, ev.bench.search_space, searcher=searcher, scheduler=scheduler,

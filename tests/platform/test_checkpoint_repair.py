@@ -10,7 +10,7 @@ import pytest
 from ray.train._internal.session import _TrainingResult
 from ray.tune import Checkpoint
 
-from tunestack.platform.ray_adapters import _repair_checkpoint
+from tunestack.platform.ray_adapters import _repair_checkpoint, _rewind_checkpoint
 
 
 def _trial(tmp_path, named: str, on_disk: list[str], logged: list[str]) -> SimpleNamespace:
@@ -60,3 +60,29 @@ def test_a_checkpoint_that_cannot_be_saved_names_its_entry(tmp_path):
 
     with pytest.raises(TypeError, match=r"the checkpoint cannot be saved \(its entry 'batches'\): .*generator"):
         _save_object({"epoch": 3, "batches": (b for b in range(3))}, str(tmp_path))
+
+
+def test_a_checkpoint_past_what_our_state_knows_is_rewound(tmp_path):
+    # Ray's snapshot names 000002 (iteration 3); our older state knows reports up to budget 2: the newest
+    # checkpoint at or below it is 000001 (iteration 2)
+    t = _trial(tmp_path, "checkpoint_000002", ["checkpoint_000001", "checkpoint_000002"],
+               ["checkpoint_000000", "checkpoint_000001", "checkpoint_000002"])
+    t.latest_checkpoint_result.metrics = {"training_iteration": 3}
+    assert _rewind_checkpoint(t, "training_iteration", 2.0) == (
+        "its checkpoint is at training_iteration 3, past what the job's saved state knows (2); it resumes "
+        "from checkpoint_000001")
+    assert t.latest_checkpoint_result.metrics["training_iteration"] == 2
+
+
+def test_a_checkpoint_past_what_our_state_knows_starts_from_scratch_if_none_is_older(tmp_path):
+    t = _trial(tmp_path, "checkpoint_000002", ["checkpoint_000002"], ["checkpoint_000001", "checkpoint_000002"])
+    t.latest_checkpoint_result.metrics = {"training_iteration": 2}
+    assert _rewind_checkpoint(t, "training_iteration", 1.0).endswith("it starts again from scratch")
+    assert t.run_metadata.checkpoint_manager._latest_checkpoint_result is None
+
+
+def test_a_checkpoint_our_state_knows_is_left_alone(tmp_path):
+    t = _trial(tmp_path, "checkpoint_000001", ["checkpoint_000001"], ["checkpoint_000000", "checkpoint_000001"])
+    assert _rewind_checkpoint(t, "training_iteration", 2.0) is None  # at iteration 2, which our state saw
+    assert _rewind_checkpoint(t, "epoch", 0.0) is None  # a budget the checkpoint's result does not hold
+    assert t.latest_checkpoint_result.checkpoint.path.endswith("checkpoint_000001")

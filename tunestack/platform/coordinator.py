@@ -298,6 +298,15 @@ class Coordinator:
             "function trains. (Said once per job.)", ray_id, budget, end)
 
     # ---- the scheduler side ---------------------------------------------------------------------
+    def known_budget(self, ray_id: str) -> float | None:
+        """The largest budget of an unfinished trial's reports that this state holds, for a scheduler that
+        must see each report (``None``: no scheduler, or a trial unknown here or ended).  A restored
+        trial must not resume from a checkpoint past it (see ray_adapters._rewind_checkpoint)."""
+        info = self.trials.get(ray_id)
+        if self.scheduler is None or info is None or info.status == DONE:
+            return None
+        return info.budget
+
     def held_paused(self, ray_status: Mapping[str, str]) -> list[str]:
         """Ray ids that Ray holds PENDING while the scheduler holds them paused at a rung.
 

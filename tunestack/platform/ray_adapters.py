@@ -85,21 +85,8 @@ def _snapshot(tune_controller: Any) -> None:
         save(force=True)
 
 
-def _repair_checkpoint(trial: Trial) -> str | None:
-    """Make a restored trial's checkpoint one that exists; returns what was done, for the log.
-
-    Ray keeps ``num_to_keep`` checkpoints per trial and deletes older ones as new ones arrive, but it
-    saves the experiment only every few seconds: after a driver kill, the snapshot may name a checkpoint
-    that a newer one has replaced, and Ray would fail the trial ("does not exist on storage anymore").
-    The trial then resumes from its newest checkpoint whose result Ray logged (``result.json`` names it,
-    with the iteration count Ray needs), or, if there is none, starts again from scratch.
-    """
-    res = trial.latest_checkpoint_result
-    ckpt = getattr(res, "checkpoint", None)
-    fs = getattr(ckpt, "filesystem", None)
-    if ckpt is None or getattr(fs, "type_name", "local") != "local" or os.path.exists(ckpt.path):
-        return None
-    trial_dir = os.path.dirname(ckpt.path)
+def _logged_checkpoints(trial_dir: str) -> dict[str, dict]:
+    """Checkpoint directory name -> the result Ray logged with it, for those still on disk, oldest first."""
     logged: dict[str, dict] = {}
     try:
         with open(os.path.join(trial_dir, "result.json")) as f:
@@ -112,16 +99,73 @@ def _repair_checkpoint(trial: Trial) -> str | None:
                     logged[r["checkpoint_dir_name"]] = r
     except OSError:
         pass
-    usable = sorted(n for n in logged if os.path.isdir(os.path.join(trial_dir, n)))
+    return {n: logged[n] for n in sorted(logged) if os.path.isdir(os.path.join(trial_dir, n))}
+
+
+def _restart_from(trial: Trial, trial_dir: str, usable: dict[str, dict]) -> str | None:
+    """Make the trial resume from the newest of ``usable`` (with the iteration count Ray needs, which the
+    logged result holds), or from scratch if there is none; returns what was done, for the log."""
+    res = trial.latest_checkpoint_result
     if usable:
-        res.checkpoint = type(ckpt)(path=os.path.join(trial_dir, usable[-1]), filesystem=fs)
-        res.metrics = logged[usable[-1]]
-        return f"resumes from {usable[-1]}"
+        name, ckpt = list(usable)[-1], res.checkpoint
+        res.checkpoint = type(ckpt)(path=os.path.join(trial_dir, name), filesystem=ckpt.filesystem)
+        res.metrics = usable[name]
+        return f"resumes from {name}"
     manager = trial.run_metadata.checkpoint_manager
     if not hasattr(manager, "_latest_checkpoint_result"):
         return None  # a Ray version laid out differently: Ray reports the trial as failed
     manager._latest_checkpoint_result = None
     return "starts again from scratch"
+
+
+def _local_checkpoint(trial: Trial) -> Any:
+    """The checkpoint a restored trial would resume from, if it is on a local or shared file system."""
+    res = trial.latest_checkpoint_result
+    ckpt = getattr(res, "checkpoint", None)
+    fs = getattr(ckpt, "filesystem", None)
+    return None if ckpt is None or getattr(fs, "type_name", "local") != "local" else ckpt
+
+
+def _repair_checkpoint(trial: Trial) -> str | None:
+    """Make a restored trial's checkpoint one that exists; returns what was done, for the log.
+
+    Ray keeps ``num_to_keep`` checkpoints per trial and deletes older ones as new ones arrive, but it
+    saves the experiment only every few seconds: after a driver kill, the snapshot may name a checkpoint
+    that a newer one has replaced, and Ray would fail the trial ("does not exist on storage anymore").
+    The trial then resumes from its newest checkpoint whose result Ray logged (``result.json`` names it,
+    with the iteration count Ray needs), or, if there is none, starts again from scratch.
+    """
+    ckpt = _local_checkpoint(trial)
+    if ckpt is None or os.path.exists(ckpt.path):
+        return None
+    trial_dir = os.path.dirname(ckpt.path)
+    return _restart_from(trial, trial_dir, _logged_checkpoints(trial_dir))
+
+
+def _rewind_checkpoint(trial: Trial, budget_attr: str, known: float) -> str | None:
+    """Make a restored trial resume from a checkpoint at a budget of at most ``known`` (the last budget
+    whose report the job's saved state holds); returns what was done, or ``None`` if nothing had to be.
+
+    Ray writes each snapshot to a staging directory and copies it to the job directory in a background
+    thread, and it writes the next one while a copy runs: the job directory can hold Ray's trial list
+    from one snapshot and our state from an older one.  A trial resumed from a checkpoint past ``known``
+    would skip reports (a rung's among them) that the scheduler never saw, and its next report would be
+    decided past its rung.  Ray keeps one checkpoint per trial, so such a trial usually starts again
+    from scratch: the scheduler then sees every report, the ones it had decided passing through.
+    """
+    ckpt = _local_checkpoint(trial)
+    at = (trial.latest_checkpoint_result.metrics or {}).get(budget_attr) if ckpt is not None else None
+    try:
+        if at is None or float(at) <= known:
+            return None
+    except (TypeError, ValueError):
+        return None
+    trial_dir = os.path.dirname(ckpt.path)
+    usable = {n: r for n, r in _logged_checkpoints(trial_dir).items()
+              if isinstance(r.get(budget_attr), (int, float)) and r[budget_attr] <= known}
+    done = _restart_from(trial, trial_dir, usable)
+    return done and f"its checkpoint is at {budget_attr} {float(at):g}, past what the job's saved state " \
+                    f"knows ({known:g}); it {done}"
 
 
 class RayScheduler(TrialScheduler):
@@ -188,6 +232,10 @@ class RayScheduler(TrialScheduler):
                 if done:
                     log.warning("tunestack: trial %s: the checkpoint the last snapshot named is gone (the "
                                 "driver was killed after a newer one replaced it); it %s", tid, done)
+                known = self.coordinator.known_budget(tid)
+                done = None if known is None else _rewind_checkpoint(t, self.coordinator.budget_attr, known)
+                if done:
+                    log.warning("tunestack: trial %s: %s", tid, done)
         status = {tid: t.status for tid, t in trials.items()}
         for tid in self.coordinator.held_paused(status):
             tune_controller._set_trial_status(trials[tid], Trial.PAUSED)  # see held_paused

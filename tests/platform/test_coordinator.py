@@ -281,3 +281,19 @@ def test_a_job_saved_without_a_scheduler_resumes_without_one(tmp_path):
     saved = _coordinator(tmp_path, scheduler="fifo")
     saved.suggest("r1")
     assert _restored(tmp_path, saved.state_dict(), scheduler="fifo").scheduler is not None
+
+
+def test_the_known_budget_of_a_restored_trial_is_what_its_scheduler_saw(tmp_path):
+    """The Ray adapter rewinds a restored trial whose checkpoint is past this budget (our state older than
+    Ray's trial list); fifo decides nothing before max_budget, so its trials are never rewound."""
+    for scheduler, expected in (("asha", 1.0), ("fifo", None)):
+        a = _coordinator(tmp_path, scheduler=scheduler, num_samples=3)
+        a.suggest("r1")
+        a.on_result("r1", {"loss": 0.1, "training_iteration": 1})
+        a.suggest("r2")
+        b = _restored(tmp_path, a.state_dict(), scheduler=scheduler, num_samples=3)
+        assert b.known_budget("r1") == expected and b.known_budget("r9") is None
+        assert b.known_budget("r2") == (None if scheduler == "fifo" else 0.0)  # no report seen yet
+        if scheduler == "asha":
+            b.on_complete("r1", {"loss": 0.1, "training_iteration": 1}, True)
+            assert b.known_budget("r1") is None  # ended: not run again

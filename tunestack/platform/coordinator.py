@@ -299,11 +299,12 @@ class Coordinator:
 
     # ---- the scheduler side ---------------------------------------------------------------------
     def known_budget(self, ray_id: str) -> float | None:
-        """The largest budget of an unfinished trial's reports that this state holds, for a scheduler that
-        must see each report (``None``: no scheduler, or a trial unknown here or ended).  A restored
-        trial must not resume from a checkpoint past it (see ray_adapters._rewind_checkpoint)."""
+        """The largest budget of an unfinished trial's reports that this state holds, where the scheduler
+        decides on reports before max_budget (``None``: no such scheduler, fifo's core only completing
+        trials there, or a trial unknown here or ended).  A restored trial must not resume from a
+        checkpoint past it (see ray_adapters._rewind_checkpoint)."""
         info = self.trials.get(ray_id)
-        if self.scheduler is None or info is None or info.status == DONE:
+        if getattr(self.scheduler, "name", "fifo") == "fifo" or info is None or info.status == DONE:
             return None
         return info.budget
 
